@@ -1,0 +1,1 @@
+"""redis_fintech_sdk."""

@@ -1,0 +1,400 @@
+"""AsyncClient: owns the redis-py pools for one deployment (standalone, Sentinel, Cluster).
+
+This file is the source of truth; ``connection/_sync/client.py`` is generated from it by
+``scripts/unasync.py``. Edit here, then run ``python scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+import redis.asyncio as aredis
+from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.sentinel import Sentinel
+from redis.cluster import LoadBalancingStrategy
+
+from redis_fintech_sdk.connection import _params
+from redis_fintech_sdk.connection.errormap import map_redis_error
+from redis_fintech_sdk.connection.health import (
+    HealthReport,
+    PreflightReport,
+    Requirement,
+    health_from_info,
+)
+from redis_fintech_sdk.errors import AuthorizationError, PreflightError, RedisError
+from redis_fintech_sdk.settings import ConnectionConfig
+
+__all__ = ["AsyncClient"]
+
+AnyRedis = aredis.Redis | RedisCluster
+
+
+class AsyncClient:
+    """The SDK's connection to one Redis deployment; owns every pool it opens.
+
+    Build it from a :class:`ConnectionConfig`, keyword arguments of one, a URL
+    (:meth:`from_url`) or the environment (:meth:`from_env`). Use it as a context manager;
+    pools are opened lazily and closed by :meth:`aclose`.
+
+    Three pools with coherent timeouts sit behind it: :attr:`redis` for ordinary commands,
+    :attr:`blocking` for blocking reads (its socket timeout is longer than any permitted
+    block) and the Pub/Sub connections from :meth:`pubsub` (no socket timeout; liveness by
+    PING with a deadline).
+
+    Example:
+        >>> async with AsyncClient.from_url("redis://127.0.0.1:6379/0") as client:  # doctest: +SKIP
+        ...     report = await client.health()
+    """
+
+    def __init__(self, config: ConnectionConfig | None = None, /, **kwargs: Any) -> None:
+        if config is not None and kwargs:
+            raise TypeError("pass either a ConnectionConfig or keyword arguments, not both")
+        self._config = config if config is not None else ConnectionConfig(**kwargs)
+        self._clients: dict[str, AnyRedis] = {}
+        self._sentinel: Sentinel | None = None
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: Any) -> AsyncClient:
+        """Build a client from a ``redis://``, ``rediss://`` or ``unix://`` URL.
+
+        Raises:
+            ConfigurationError: the URL or an override is invalid.
+        """
+        return cls(ConnectionConfig.from_url(url, **overrides))
+
+    @classmethod
+    def from_env(cls) -> AsyncClient:
+        """Build a client from ``RFSDK_*`` environment variables.
+
+        Raises:
+            ConfigurationError: a variable holds an invalid value.
+        """
+        from redis_fintech_sdk.settings import RedisSettings
+
+        return cls(RedisSettings().to_config())
+
+    @property
+    def config(self) -> ConnectionConfig:
+        """The validated configuration."""
+        return self._config
+
+    @property
+    def address(self) -> str:
+        """Where this client connects, for messages (never contains a secret)."""
+        return self._config.address
+
+    # ---------------------------------------------------------------- pools
+
+    def _get(self, profile: _params.Profile, *, replica: bool = False) -> AnyRedis:
+        if self._closed:
+            raise RedisError("client is closed", address=self.address)
+        name = f"{profile}:{'replica' if replica else 'primary'}"
+        client = self._clients.get(name)
+        if client is None:
+            client = self._build(profile, replica=replica)
+            self._clients[name] = client
+        return client
+
+    def _build(self, profile: _params.Profile, *, replica: bool) -> AnyRedis:
+        config = self._config
+        if config.cluster is not None:
+            kwargs = _params.node_kwargs(config, profile)
+            kwargs.pop("health_check_interval", None)
+            if replica or config.cluster.read_from_replicas:
+                kwargs["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN_REPLICAS
+            return RedisCluster(
+                startup_nodes=[ClusterNode(h, p) for h, p in config.cluster.startup_nodes],
+                require_full_coverage=config.cluster.require_full_coverage,
+                max_connections=config.pool.max_connections,
+                **kwargs,
+            )
+        if config.sentinel is not None:
+            if self._sentinel is None:
+                self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
+                    list(config.sentinel.sentinels),
+                    sentinel_kwargs=_params.sentinel_kwargs(config),
+                    socket_timeout=config.timeouts.command,
+                    socket_connect_timeout=config.timeouts.connect,
+                )
+            kwargs = _params.node_kwargs(config, profile)
+            kwargs["db"] = config.db
+            factory = self._sentinel.slave_for if replica else self._sentinel.master_for
+            client: aredis.Redis = factory(config.sentinel.service_name, **kwargs)
+            return client
+        kwargs = _params.standalone_kwargs(config, profile)
+        pool = aredis.BlockingConnectionPool(
+            connection_class=_connection_class(kwargs), **_params.pool_kwargs(config), **kwargs
+        )
+        return aredis.Redis(connection_pool=pool)
+
+    @property
+    def redis(self) -> AnyRedis:
+        """The redis-py client for ordinary commands (socket timeout ``timeouts.command``)."""
+        return self._get("command")
+
+    @property
+    def blocking(self) -> AnyRedis:
+        """The redis-py client for blocking reads (``XREADGROUP BLOCK``, ``BLPOP``).
+
+        Its socket timeout is ``timeouts.max_block + timeouts.command``; check a requested
+        block with :meth:`Timeouts.check_block` first.
+        """
+        return self._get("blocking")
+
+    @property
+    def replica(self) -> AnyRedis:
+        """A client for read-only commands served by replicas (Sentinel or Cluster).
+
+        Standalone deployments have no replicas; this is then the primary's client.
+        """
+        if self._config.topology == "standalone":
+            return self.redis
+        return self._get("command", replica=True)
+
+    def pubsub(self) -> PubSub:
+        """A new redis-py ``PubSub`` on a connection without a socket timeout.
+
+        The caller owns it and must close it. Cluster deployments use sharded Pub/Sub
+        through :attr:`redis` instead.
+
+        Raises:
+            RedisError: on a Cluster deployment (use sharded Pub/Sub).
+        """
+        if self._config.cluster is not None:
+            raise RedisError("use sharded Pub/Sub on a cluster", address=self.address)
+        client = self._get("pubsub")
+        assert isinstance(client, aredis.Redis)
+        return client.pubsub(ignore_subscribe_messages=False)
+
+    # ---------------------------------------------------------------- errors
+
+    @contextmanager
+    def translate_errors(
+        self, command: str | None = None, *, channel: str | None = None, key: str | None = None
+    ) -> Iterator[None]:
+        """Map redis-py / OS errors raised inside the block to SDK errors.
+
+        Raises:
+            SDKError: the mapped error, chained ``from`` the original.
+        """
+        try:
+            yield
+        except Exception as exc:
+            mapped = map_redis_error(
+                exc, address=self.address, command=command, channel=channel, key=key
+            )
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    async def execute(self, *args: Any, **options: Any) -> Any:
+        """Run one command on the command pool with SDK error mapping.
+
+        Raises:
+            RedisError: the mapped server or connection error.
+        """
+        with self.translate_errors(str(args[0]).upper() if args else None):
+            return await self.redis.execute_command(*args, **options)
+
+    # ---------------------------------------------------------------- health
+
+    async def ping(self) -> float:
+        """PING the primary; return the round trip in milliseconds.
+
+        Raises:
+            RedisError: the server cannot be reached.
+        """
+        with self.translate_errors("PING"):
+            start = time.perf_counter()
+            await self.redis.ping()
+            return (time.perf_counter() - start) * 1000.0
+
+    async def health(self) -> HealthReport:
+        """Check the deployment; never raises for an unreachable server.
+
+        Returns:
+            A :class:`HealthReport`; ``reachable`` is False and ``error`` says why when the
+            server could not be reached.
+        """
+        topology = self._config.topology
+        try:
+            latency = await self.ping()
+            with self.translate_errors("INFO"):
+                client = self.redis
+                if isinstance(client, RedisCluster):
+                    primaries = client.get_primaries()
+                    info = await client.info(target_nodes=primaries[0])
+                    if primaries and isinstance(info, dict) and primaries[0].name in info:
+                        info = info[primaries[0].name]
+                    nodes = len(primaries)
+                else:
+                    info = await client.info()
+                    nodes = 1
+        except RedisError as exc:
+            return HealthReport(
+                reachable=False, address=self.address, topology=topology, error=str(exc)
+            )
+        return health_from_info(
+            info, address=self.address, topology=topology, latency_ms=latency, nodes=nodes
+        )
+
+    async def whoami(self) -> str:
+        """The ACL user this client is authenticated as (``ACL WHOAMI``).
+
+        Falls back to the configured user name when the user may not run ``ACL WHOAMI``.
+        """
+        try:
+            with self.translate_errors("ACL"):
+                name = await self.redis.execute_command("ACL", "WHOAMI")
+        except AuthorizationError:
+            return self._config.credentials.username or "default"
+        return name.decode() if isinstance(name, bytes) else str(name)
+
+    async def preflight(
+        self,
+        requirements: Sequence[Requirement],
+        *,
+        admin: AsyncClient | None = None,
+        raise_on_missing: bool = True,
+    ) -> PreflightReport:
+        """Check that the configured user may do what the application declares.
+
+        Each requirement is checked with ``ACL DRYRUN`` — on this connection when the user
+        may run it, else through ``admin`` when given. Without either, subscriptions and key
+        reads are probed with harmless live commands and the rest is reported unverified.
+
+        Args:
+            requirements: what the application will do.
+            admin: a client allowed to run ``ACL DRYRUN`` for other users.
+            raise_on_missing: raise :class:`PreflightError` when something is missing.
+
+        Raises:
+            PreflightError: a requirement is missing; the message names each one.
+            RedisError: the server cannot be reached.
+        """
+        user = await self.whoami()
+        report = await self._dryrun(self, user, requirements)
+        if report is None and admin is not None:
+            report = await self._dryrun(admin, user, requirements)
+        if report is None:
+            report = await self._probe(user, requirements)
+        if raise_on_missing and report.missing:
+            raise PreflightError(report.missing_descriptions(), user=user, address=self.address)
+        return report
+
+    @staticmethod
+    async def _dryrun(
+        via: AsyncClient, user: str, requirements: Sequence[Requirement]
+    ) -> PreflightReport | None:
+        granted: list[Requirement] = []
+        missing: list[tuple[Requirement, str]] = []
+        for req in requirements:
+            reason = ""
+            for argv in req.dryrun_commands():
+                try:
+                    with via.translate_errors("ACL"):
+                        reply = await via.redis.execute_command("ACL", "DRYRUN", user, *argv)
+                except AuthorizationError:
+                    return None  # this connection may not run ACL DRYRUN
+                text = reply.decode() if isinstance(reply, bytes) else str(reply)
+                if text != "OK":
+                    reason = text
+                    break
+            if reason:
+                missing.append((req, reason))
+            else:
+                granted.append(req)
+        return PreflightReport(
+            user=user, method="dryrun", granted=tuple(granted), missing=tuple(missing)
+        )
+
+    async def _probe(self, user: str, requirements: Sequence[Requirement]) -> PreflightReport:
+        granted: list[Requirement] = []
+        missing: list[tuple[Requirement, str]] = []
+        unverified: list[Requirement] = []
+        for req in requirements:
+            try:
+                if req.action == "read_key":
+                    with self.translate_errors("GET", key=req.target):
+                        await self.redis.execute_command("EXISTS", req.target)
+                elif req.action in ("subscribe", "psubscribe"):
+                    await self._probe_subscribe(req)
+                elif req.action == "command" and req.target == "PING":
+                    await self.ping()
+                else:
+                    unverified.append(req)
+                    continue
+            except AuthorizationError:
+                missing.append((req, "NOPERM"))
+                continue
+            granted.append(req)
+        return PreflightReport(
+            user=user,
+            method="probe",
+            granted=tuple(granted),
+            missing=tuple(missing),
+            unverified=tuple(unverified),
+        )
+
+    async def _probe_subscribe(self, req: Requirement) -> None:
+        pubsub = self.pubsub()
+        try:
+            with self.translate_errors(req.action.upper(), channel=req.target):
+                if req.action == "subscribe":
+                    await pubsub.subscribe(req.target)
+                else:
+                    await pubsub.psubscribe(req.target)
+                # The subscribe confirmation (or the NOPERM error) arrives as a reply.
+                await pubsub.get_message(timeout=self._config.timeouts.command)
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def aclose(self) -> None:
+        """Close every pool this client opened. Safe to call twice."""
+        self._closed = True
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            if isinstance(client, RedisCluster):
+                await client.aclose()
+            else:
+                await client.aclose()
+                await client.connection_pool.disconnect()
+        if self._sentinel is not None:
+            for node in self._sentinel.sentinels:
+                await node.aclose()
+            self._sentinel = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._config.topology} {self.address})"
+
+
+def _connection_class(
+    kwargs: dict[str, Any],
+) -> type[aredis.Connection | aredis.UnixDomainSocketConnection]:
+    # A pool made from kwargs must be told the connection class itself; redis.Redis() would
+    # pick it from `ssl=` / `unix_socket_path=` but ConnectionPool does not.
+    if kwargs.pop("ssl", False):
+        return aredis.SSLConnection
+    if "unix_socket_path" in kwargs:
+        kwargs["path"] = kwargs.pop("unix_socket_path")
+        return aredis.UnixDomainSocketConnection
+    return aredis.Connection
