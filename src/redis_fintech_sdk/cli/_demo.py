@@ -23,16 +23,17 @@ def _server(console: Console, url: str | None) -> Iterator[str]:
         console.print(f"using the server at [bold]{url}[/bold]")
         yield url
         return
+    from redis_fintech_sdk.errors import ConfigurationError
     from redis_fintech_sdk.testing import RedisServer, find_redis_server
 
     try:
         binary = find_redis_server()
-    except FileNotFoundError:
+    except ConfigurationError:
         binary = None
     if binary is not None:
         with RedisServer(binary=binary) as server:
             console.print(
-                f"started an embedded redis-server {server.version_string} "
+                f"started an embedded redis-server {'.'.join(map(str, server.version))} "
                 f"on [bold]{server.url}[/bold] (pid {server.pid})"
             )
             yield server.url

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
+from redis.driver_info import DriverInfo
 from redis.retry import Retry
 
 from redis_fintech_sdk._version import __version__
@@ -88,8 +89,7 @@ def node_kwargs(config: ConnectionConfig, profile: Profile) -> dict[str, Any]:
         "retry": make_retry(config),
         "health_check_interval": int(config.timeouts.health_check_interval),
         "client_name": config.client_name,
-        "lib_name": "redis-fintech-sdk",
-        "lib_version": __version__,
+        "driver_info": DriverInfo().add_upstream_driver("redis-fintech-sdk", __version__),
         "protocol": config.protocol,
     }
     provider = provider_for(config.credentials)

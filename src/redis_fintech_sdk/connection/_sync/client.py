@@ -227,17 +227,20 @@ class Client:
         topology = self._config.topology
         try:
             latency = self.ping()
-            with self.translate_errors("INFO"):
-                client = self.redis
-                if isinstance(client, RedisCluster):
-                    primaries = client.get_primaries()
-                    info = client.info(target_nodes=primaries[0])
-                    if primaries and isinstance(info, dict) and primaries[0].name in info:
-                        info = info[primaries[0].name]
-                    nodes = len(primaries)
-                else:
-                    info = client.info()
-                    nodes = 1
+        except RedisError as exc:
+            return HealthReport(
+                reachable=False, address=self.address, topology=topology, error=str(exc)
+            )
+        try:
+            info, nodes = self._info()
+        except AuthorizationError:
+            return HealthReport(
+                reachable=True,
+                address=self.address,
+                topology=topology,
+                latency_ms=round(latency, 3),
+                error="INFO is not permitted for this user",
+            )
         except RedisError as exc:
             return HealthReport(
                 reachable=False, address=self.address, topology=topology, error=str(exc)
@@ -245,6 +248,17 @@ class Client:
         return health_from_info(
             info, address=self.address, topology=topology, latency_ms=latency, nodes=nodes
         )
+
+    def _info(self) -> tuple[dict[str, Any], int]:
+        with self.translate_errors("INFO"):
+            client = self.redis
+            if isinstance(client, RedisCluster):
+                primaries = client.get_primaries()
+                info: Any = client.info(target_nodes=primaries[0])
+                if isinstance(info, dict) and primaries[0].name in info:
+                    info = info[primaries[0].name]
+                return info, len(primaries)
+            return client.info(), 1
 
     def whoami(self) -> str:
         """The ACL user this client is authenticated as (``ACL WHOAMI``).

@@ -1,0 +1,108 @@
+"""Config → redis-py arguments: coherent timeouts, TLS, retries, credentials."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+from redis.backoff import ExponentialWithJitterBackoff
+
+from redis_fintech_sdk.connection import _params
+from redis_fintech_sdk.connection.credentials import (
+    RotatingCredentialProvider,
+    env_source,
+    file_source,
+    provider_for,
+)
+from redis_fintech_sdk.errors import ConfigurationError
+from redis_fintech_sdk.settings import (
+    ConnectionConfig,
+    Credentials,
+    RetryConfig,
+    Secret,
+    SentinelConfig,
+    Timeouts,
+    TLSConfig,
+)
+
+
+def test_three_timeout_profiles() -> None:
+    cfg = ConnectionConfig(timeouts=Timeouts(command=2.0, max_block=30.0, connect=1.0))
+    assert _params.socket_timeout(cfg, "command") == 2.0
+    assert _params.socket_timeout(cfg, "blocking") == 32.0
+    assert _params.socket_timeout(cfg, "pubsub") is None
+    kwargs = _params.standalone_kwargs(cfg, "blocking")
+    assert kwargs["socket_timeout"] == 32.0
+    assert kwargs["socket_connect_timeout"] == 1.0
+    assert kwargs["socket_keepalive"] is True
+
+
+def test_retry_uses_exponential_backoff_with_jitter() -> None:
+    cfg = ConnectionConfig(retry=RetryConfig(attempts=4, backoff_base=0.1, backoff_cap=1.0))
+    retry = _params.make_retry(cfg)
+    assert retry._retries == 4
+    assert isinstance(retry._backoff, ExponentialWithJitterBackoff)
+
+
+def test_tls_kwargs(tmp_path: Path) -> None:
+    for name in ("ca.pem", "c.pem", "k.pem"):
+        (tmp_path / name).write_text("x")
+    cfg = ConnectionConfig(
+        tls=TLSConfig(
+            ca_file=str(tmp_path / "ca.pem"),
+            cert_file=str(tmp_path / "c.pem"),
+            key_file=str(tmp_path / "k.pem"),
+            key_password=Secret("kp"),
+            min_version="TLSv1.3",
+        )
+    )
+    kw = _params.tls_kwargs(cfg)
+    assert kw["ssl"] is True
+    assert kw["ssl_cert_reqs"] == "required"
+    assert kw["ssl_check_hostname"] is True
+    assert kw["ssl_min_version"] == ssl.TLSVersion.TLSv1_3
+    assert kw["ssl_certfile"].endswith("c.pem")
+    assert kw["ssl_password"] == "kp"
+    assert _params.tls_kwargs(ConnectionConfig()) == {}
+
+
+def test_sentinel_connections_do_not_inherit_data_node_credentials() -> None:
+    cfg = ConnectionConfig(
+        credentials=Credentials(username="svc", password=Secret("pw")),
+        sentinel=SentinelConfig(sentinels=(("127.0.0.1", 26379),)),
+    )
+    assert "credential_provider" in _params.node_kwargs(cfg, "command")
+    assert "credential_provider" not in _params.sentinel_kwargs(cfg)
+
+
+def test_static_and_rotating_providers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert provider_for(Credentials()) is None
+    static = provider_for(Credentials(username="u", password=Secret("p")))
+    assert static is not None
+    assert static.get_credentials() == ("u", "p")
+    assert "p" not in repr(static).replace("Provider", "")
+
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("svc:one\n")
+    src = file_source(secret_file)
+    provider = RotatingCredentialProvider(src)
+    assert provider.get_credentials() == ("svc", "one")
+    secret_file.write_text("svc:two\n")
+    assert provider.get_credentials() == ("svc", "two")
+
+    monkeypatch.setenv("RFSDK_TEST_PW", "e1")
+    env = RotatingCredentialProvider(env_source("RFSDK_TEST_PW", username="svc"))
+    assert env.get_credentials() == ("svc", "e1")
+    monkeypatch.setenv("RFSDK_TEST_PW", "e2")
+    assert env.get_credentials() == ("svc", "e2")
+    password_only = RotatingCredentialProvider(lambda: (None, "solo"))
+    assert password_only.get_credentials() == ("solo",)
+
+
+def test_sources_fail_early() -> None:
+    with pytest.raises(ConfigurationError) as excinfo:
+        file_source("/nonexistent/secret")
+    assert excinfo.value.field == "credentials.source"
+    with pytest.raises(ConfigurationError):
+        env_source("RFSDK_DEFINITELY_UNSET_VARIABLE")
