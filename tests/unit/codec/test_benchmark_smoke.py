@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).parents[3] / "benchmarks" / "codec.py"
+
+
+def _load() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rfsdk_bench_codec", BENCH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load()
+    assert bench.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "msgpack+aesgcm (raw)" in out
+    assert "(pydantic)" in out
+    assert "orjson" in out
+    rows = bench.run(5, 1, signed=False, out=lambda _line: None)
+    # 8 unsigned flag combinations for each message + one pydantic row for the tick
+    assert len(rows) == 17
+    assert all(r["encode_us"] > 0 and r["decode_ratio"] > 0 for r in rows)
+    assert {r["message"] for r in rows} == {"tick", "20KB"}
