@@ -36,6 +36,14 @@ SUBS: list[tuple[str, str]] = [
     (r"\baclose\b", "close"),
     (r"\banyio\.sleep\b", "time.sleep"),
     (r"async with AsyncClient", "with Client"),
+    # pubsub: the async publisher auto-pipelines, its sync twin sends directly.
+    (r"\bAutoPipeliner\b", "DirectSender"),
+    (r"\bAsyncPublisher\b", "Publisher"),
+    # streams
+    (r"\bAsyncStreamProducer\b", "StreamProducer"),
+    (r"\bAsyncStreamAdmin\b", "StreamAdmin"),
+    (r"\bAsyncDeadLetterQueue\b", "DeadLetterQueue"),
+    (r"\bAsyncStreamTail\b", "StreamTail"),
 ]
 
 HEADER = (

@@ -14,6 +14,7 @@ carry *context* (``channel``, ``stream``, ``message_id``, ``address``, ``field``
     │   ├── ConnectionFailedError (ConnectionError)  refused, reset, DNS, TLS handshake
     │   │   └── TLSError                         certificate / handshake failure
     │   ├── RedisTimeoutError (TimeoutError)     a deadline passed
+    │   │   └── DurabilityError                  WAIT / WAITAOF confirmed too few copies
     │   ├── AuthenticationError                  WRONGPASS / no password / bad user
     │   ├── AuthorizationError (PermissionError) NOPERM: not allowed, names channel/key/command
     │   ├── ReadOnlyError                        wrote to a replica
@@ -54,6 +55,7 @@ __all__ = [
     "ConnectionFailedError",
     "DecompressionError",
     "DecryptionError",
+    "DurabilityError",
     "FrameError",
     "MissingExtraError",
     "PolicyError",
@@ -129,6 +131,13 @@ class TLSError(ConnectionFailedError):
 
 class RedisTimeoutError(RedisError, builtins.TimeoutError):
     """A deadline passed before Redis answered."""
+
+
+class DurabilityError(RedisTimeoutError):
+    """A write was applied but not confirmed durable in time (``WAIT``/``WAITAOF`` shortfall).
+
+    The write may still survive; it is not *confirmed* to survive a failover or crash.
+    """
 
 
 class AuthenticationError(RedisError):

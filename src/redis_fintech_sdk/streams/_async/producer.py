@@ -1,0 +1,313 @@
+"""AsyncStreamProducer: appends frames to a stream, idempotently, with retention.
+
+This file is the source of truth; ``streams/_sync/producer.py`` is generated from it by
+``scripts/unasync.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from redis_fintech_sdk.connection._async.client import AsyncClient
+from redis_fintech_sdk.errors import DurabilityError, RedisError
+from redis_fintech_sdk.resilience import RetryPolicy, is_retryable
+from redis_fintech_sdk.streams._async.admin import AsyncStreamAdmin
+from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
+from redis_fintech_sdk.streams._config import FRAME_FIELD, Durability, Retention, TrimPolicy
+from redis_fintech_sdk.streams._info import ServerFeatures
+from redis_fintech_sdk.streams._keys import StreamKeys
+from redis_fintech_sdk.streams._scripts import IDEMPOTENT_XADD
+from redis_fintech_sdk.streams._stats import ProducerStatistics
+
+__all__ = ["AsyncStreamProducer"]
+
+log = logging.getLogger("redis_fintech_sdk.streams")
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    frame: bytes
+    iid: str
+
+
+class AsyncStreamProducer:
+    """Appends messages to one stream (``XADD``), safely retried.
+
+    Each append gets an idempotency id before its first attempt — the frame's message id
+    when the codec exposes one, else ``<producer id>`` + a sequence number — and keeps it
+    on every retry. The server checks it atomically: ``XADD IDMP`` where the server has it
+    (Redis 8.6+), a Lua script elsewhere. A retry after an ambiguous failure (a timeout or
+    a connection reset after the command was sent) therefore never creates a second entry.
+
+    Args:
+        client: the SDK client (not closed by the producer).
+        stream: the stream key.
+        codec: turns messages into frames; default :func:`default_codec`. ``bytes`` given
+            to :meth:`add` are taken as ready frames.
+        retention: how much of the stream to keep (default: everything).
+        durability: what each append waits for (default: the primary's reply).
+        idempotent: check idempotency ids on the server (default true).
+        producer_id: names this producer in the dedup records (default: random).
+        dedup_window: seconds an idempotency id is remembered.
+        dedup_max_ids: ids remembered per producer; keep it above the appends one producer
+            may have in flight.
+        retry: retries of transient failures (only when ``idempotent``).
+
+    Example:
+        >>> producer = AsyncStreamProducer(client, "trades")  # doctest: +SKIP
+        >>> entry_id = await producer.add(confirmation)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        stream: str,
+        *,
+        codec: FrameCodec | None = None,
+        retention: Retention | None = None,
+        durability: Durability | None = None,
+        idempotent: bool = True,
+        producer_id: str | None = None,
+        dedup_window: float = 600.0,
+        dedup_max_ids: int = 10_000,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._client = client
+        self._keys = StreamKeys.for_stream(stream)
+        self.stream = stream
+        self.codec = codec if codec is not None else default_codec()
+        self.retention = retention
+        self.durability = durability
+        self.idempotent = idempotent
+        self.producer_id = producer_id or uuid.uuid4().hex[:16]
+        self._window_ms = max(1, int(dedup_window * 1000))
+        self._max_ids = max(1, dedup_max_ids)
+        self._retry = retry if retry is not None else RetryPolicy(attempts=5, base=0.05, cap=1.0)
+        self._admin = AsyncStreamAdmin(client)
+        self._script = client.redis.register_script(IDEMPOTENT_XADD)
+        self._dedup_keys = self._keys.idempotent_producer(self.producer_id)
+        self._features: ServerFeatures | None = None
+        self._seq = 0
+        self._since_trim = 0
+        self._appended = 0
+        self._duplicates = 0
+        self._retries = 0
+        self._failures = 0
+        self._trims = 0
+        self._trimmed = 0
+        self._durability_skipped = 0
+        self._last_append = 0.0
+
+    # ---------------------------------------------------------------- public
+
+    async def add(self, message: Any, *, idempotency_key: str | None = None) -> str:
+        """Append one message; return its entry id.
+
+        Args:
+            message: a message for the codec, or a ready frame (``bytes``).
+            idempotency_key: overrides the idempotency id (e.g. an outbox row id).
+
+        Raises:
+            CodecError: the message cannot be encoded.
+            DurabilityError: the durability wait fell short.
+            RedisError: the append failed after the retries.
+        """
+        item = self._prepare(message, idempotency_key)
+        return (await self._send_with_retry([item]))[0]
+
+    async def add_many(self, messages: Iterable[Any]) -> list[str]:
+        """Append messages in one pipelined round trip; return their entry ids in order.
+
+        Raises:
+            CodecError: a message cannot be encoded (nothing is sent then).
+            DurabilityError: the durability wait fell short.
+            RedisError: the batch failed after the retries.
+        """
+        items = [self._prepare(m, None) for m in messages]
+        if not items:
+            return []
+        return await self._send_with_retry(items)
+
+    def statistics(self) -> ProducerStatistics:
+        """Counters since creation."""
+        return ProducerStatistics(
+            appended=self._appended,
+            duplicates_suppressed=self._duplicates,
+            retries=self._retries,
+            failures=self._failures,
+            trims=self._trims,
+            trimmed_entries=self._trimmed,
+            durability_skipped=self._durability_skipped,
+            last_append_at=self._last_append,
+        )
+
+    async def features(self) -> ServerFeatures:
+        """What the server supports (probed once).
+
+        Raises:
+            RedisError: the server cannot be reached.
+        """
+        if self._features is None:
+            self._features = await self._admin.features(self.stream)
+        return self._features
+
+    # ---------------------------------------------------------------- internals
+
+    def _prepare(self, message: Any, key: str | None) -> _Item:
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            frame = bytes(message)
+        else:
+            frame = self.codec.encode(message, channel=self.stream)
+        self._seq += 1
+        iid = key or frame_message_id(self.codec, frame) or f"s{self._seq}"
+        return _Item(frame, iid)
+
+    def _trim_args(self, features: ServerFeatures) -> list[Any]:
+        retention = self.retention
+        if retention is None:
+            return []
+        if retention.policy is TrimPolicy.REFUSE and not features.trim_acked:
+            return []  # trimmed periodically and safely instead
+        mode = "=" if retention.exact or features.trim_acked else "~"
+        args: list[Any] = ["ACKED"] if retention.policy is TrimPolicy.REFUSE else []
+        if retention.max_length is not None:
+            args += ["MAXLEN", mode, retention.max_length]
+        else:
+            assert retention.max_age is not None
+            cut = max(0, int((time.time() - retention.max_age) * 1000))
+            args += ["MINID", mode, f"{cut}-0"]
+        return args
+
+    async def _send_with_retry(self, items: Sequence[_Item]) -> list[str]:
+        delays = iter(self._retry.delays()) if self.idempotent else iter(())
+        while True:
+            try:
+                ids = await self._send(items)
+                break
+            except RedisError as exc:
+                delay = next(delays, None)
+                if delay is None or not is_retryable(exc):
+                    self._failures += 1
+                    raise
+                self._retries += 1
+                log.info("retrying append to %s after %s", self.stream, type(exc).__name__)
+                await anyio.sleep(delay)
+        self._appended += len(items)
+        self._last_append = time.time()
+        await self._maybe_trim(len(items))
+        return ids
+
+    async def _send(self, items: Sequence[_Item]) -> list[str]:
+        features = await self.features()
+        trim = self._trim_args(features)
+        stream = self.stream
+        with self._client.translate_errors("XADD", key=stream):
+            async with self._client.redis.pipeline(transaction=False) as pipe:
+                for item in items:
+                    if not self.idempotent:
+                        pipe.execute_command("XADD", stream, *trim, "*", FRAME_FIELD, item.frame)
+                    elif features.xadd_idmp:
+                        pipe.execute_command(
+                            "XADD",
+                            stream,
+                            "IDMP",
+                            self.producer_id,
+                            item.iid,
+                            *trim,
+                            "*",
+                            FRAME_FIELD,
+                            item.frame,
+                        )
+                    else:
+                        await self._script(
+                            keys=[stream, *self._dedup_keys],
+                            args=[
+                                item.iid,
+                                self._window_ms,
+                                self._max_ids,
+                                FRAME_FIELD,
+                                item.frame,
+                                len(trim),
+                                *trim,
+                            ],
+                            client=pipe,  # type: ignore[arg-type]
+                        )
+                waits = self._queue_durability(pipe, features)
+                replies = await pipe.execute()
+        ids = self._parse_ids(replies[: len(items)])
+        self._check_durability(replies[len(items) :], waits)
+        return ids
+
+    def _parse_ids(self, replies: Sequence[Any]) -> list[str]:
+        ids = []
+        for reply in replies:
+            if isinstance(reply, (list, tuple)):
+                added, entry_id = int(reply[0]), reply[1]
+                if not added:
+                    self._duplicates += 1
+            else:
+                entry_id = reply
+            ids.append(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
+        return ids
+
+    def _queue_durability(self, pipe: Any, features: ServerFeatures) -> list[str]:
+        waits: list[str] = []
+        durability = self.durability
+        if durability is None:
+            return waits
+        timeout_ms = max(1, int(durability.timeout * 1000))
+        if durability.replicas:
+            pipe.execute_command("WAIT", durability.replicas, timeout_ms)
+            waits.append("WAIT")
+        if durability.local_fsync:
+            if features.waitaof:
+                pipe.execute_command("WAITAOF", 1, 0, timeout_ms)
+                waits.append("WAITAOF")
+            else:
+                self._durability_skipped += 1
+        return waits
+
+    def _check_durability(self, replies: Sequence[Any], waits: Sequence[str]) -> None:
+        durability = self.durability
+        for kind, reply in zip(waits, replies, strict=False):
+            if durability is None:
+                return
+            if kind == "WAIT" and int(reply) < durability.replicas:
+                raise DurabilityError(
+                    f"append reached {int(reply)} of {durability.replicas} replicas in time",
+                    command="WAIT",
+                    address=self._client.address,
+                )
+            if kind == "WAITAOF" and int(reply[0]) < 1:
+                raise DurabilityError(
+                    "append was not fsynced to the AOF in time",
+                    command="WAITAOF",
+                    address=self._client.address,
+                )
+
+    async def _maybe_trim(self, count: int) -> None:
+        retention = self.retention
+        if retention is None or retention.policy is not TrimPolicy.REFUSE:
+            return
+        features = await self.features()
+        if features.trim_acked:
+            return
+        self._since_trim += count
+        if self._since_trim < retention.trim_every:
+            return
+        self._since_trim = 0
+        result = await self._admin.trim(
+            self.stream,
+            max_length=retention.max_length,
+            max_age=retention.max_age,
+            policy=TrimPolicy.REFUSE,
+        )
+        self._trims += 1
+        self._trimmed += result.removed

@@ -1,0 +1,472 @@
+"""StreamConsumer: a consumer-group worker with reclaim, retries and dead letters (async).
+
+The I/O shell around the pure decisions of :mod:`._decisions`: one reader task
+(``XREADGROUP``), one reclaim task (``XAUTOCLAIM``), one ack task (batched ``XACK``) and
+at most ``max_in_flight`` handler tasks, all owned by the task group of :meth:`run`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from redis_fintech_sdk.connection._async.client import AsyncClient
+from redis_fintech_sdk.errors import CodecError, ConfigurationError, RedisError
+from redis_fintech_sdk.resilience import Backoff, is_retryable
+from redis_fintech_sdk.streams._async.admin import AsyncStreamAdmin
+from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
+from redis_fintech_sdk.streams._config import FRAME_FIELD, AckPolicy, ConsumerConfig
+from redis_fintech_sdk.streams._deadletter import (
+    DeadLetterReason,
+    dead_letter_fields,
+    error_summary,
+)
+from redis_fintech_sdk.streams._decisions import AckBuffer, Outcome, decide_delivery, decide_outcome
+from redis_fintech_sdk.streams._errors import is_nogroup
+from redis_fintech_sdk.streams._keys import StreamKeys
+from redis_fintech_sdk.streams._message import Effects, IdempotencyStore, StreamMessage
+from redis_fintech_sdk.streams._reading import entries_of, text
+from redis_fintech_sdk.streams._scripts import DEAD_LETTER, EXACTLY_ONCE_COMMIT
+from redis_fintech_sdk.streams._stats import ConsumerStatistics
+
+__all__ = ["Handler", "StreamConsumer"]
+
+log = logging.getLogger("redis_fintech_sdk.streams")
+
+Handler = Callable[[StreamMessage], Awaitable[None]]
+"""An async function handling one message; raising means it failed."""
+
+
+class StreamConsumer:
+    """Consumes one stream as a member of a consumer group, at-least-once by default.
+
+    Use :meth:`run` (until :meth:`stop`) or ``async with consumer:`` (runs in the
+    background; leaving the block stops gracefully: no new reads, in-flight handlers
+    finish, their acks are flushed). Errors that cannot be recovered from (permissions,
+    configuration) end :meth:`run` and reach the caller; connection errors and a lost
+    group (``NOGROUP`` after a flush or a restart without persistence) are recovered
+    from with backoff.
+
+    Args:
+        client: the SDK client (not closed by the consumer).
+        stream: the stream key.
+        handler: ``async def handler(message: StreamMessage) -> None``.
+        config: see :class:`ConsumerConfig`; or pass ``group=`` and its other fields as
+            keyword arguments.
+        codec: decodes frames; default :func:`default_codec`.
+        idempotency: enables exactly-once processing (see :class:`IdempotencyStore`).
+
+    Raises:
+        ConfigurationError: an invalid option, or a block longer than the client allows.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        stream: str,
+        handler: Handler,
+        *,
+        config: ConsumerConfig | None = None,
+        codec: FrameCodec | None = None,
+        idempotency: IdempotencyStore | None = None,
+        **options: Any,
+    ) -> None:
+        if config is None:
+            config = ConsumerConfig(**options)
+        elif options:
+            raise ConfigurationError("config", "pass a ConsumerConfig or options, not both")
+        client.config.timeouts.check_block(config.block)
+        if idempotency is not None and config.ack_policy not in (
+            AckPolicy.NACK_ON_ERROR,
+            AckPolicy.REJECT_ON_ERROR,
+        ):
+            raise ConfigurationError("ack_policy", "exactly-once needs an *_ON_ERROR policy")
+        self._client = client
+        self.stream = stream
+        self.config = config
+        self.keys = StreamKeys.for_stream(stream, dead_letters=config.dead_letters)
+        self._handler = handler
+        self.codec = codec if codec is not None else default_codec()
+        self.idempotency = idempotency
+        self._admin = AsyncStreamAdmin(client)
+        self._dead_letter = client.redis.register_script(DEAD_LETTER)
+        self._commit = client.redis.register_script(EXACTLY_ONCE_COMMIT)
+        self._acks = AckBuffer(config.ack_batch_size)
+        self._ack_wakeup = anyio.Event()
+        self._stop = anyio.Event()
+        self._slots = anyio.Semaphore(config.max_in_flight)
+        self._bg: TaskGroup | None = None
+        self._counts: dict[str, int] = dict.fromkeys(ConsumerStatistics.__slots__, 0)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop` is called; return after a graceful drain.
+
+        Raises:
+            RedisError: an error that retrying cannot fix (e.g. ``AuthorizationError``).
+        """
+        self._stop = anyio.Event()
+        await self._ensure_group(
+            Backoff(base=self.config.reconnect_base, cap=self.config.reconnect_cap), first=True
+        )
+        try:
+            async with anyio.create_task_group() as service:
+                service.start_soon(self._ack_loop)
+                async with anyio.create_task_group() as work:
+                    work.start_soon(self._reclaim_loop, work)
+                    await self._read_loop(work)
+                await self._flush_acks(final=True)
+                service.cancel_scope.cancel()
+        except BaseException as exc:
+            raise _unwrap(exc) from None
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop: no new reads; in-flight entries finish and are acked."""
+        self._stop.set()
+
+    async def __aenter__(self) -> StreamConsumer:
+        self._bg = anyio.create_task_group()
+        await self._bg.__aenter__()
+        self._bg.start_soon(self.run)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.stop()
+        assert self._bg is not None
+        try:
+            return await self._bg.__aexit__(exc_type, exc, tb)
+        except BaseException as err:
+            raise _unwrap(err) from None
+        finally:
+            self._bg = None
+
+    def statistics(self) -> ConsumerStatistics:
+        """Counters since creation."""
+        return ConsumerStatistics(**self._counts)
+
+    # ---------------------------------------------------------------- loops
+
+    async def _read_loop(self, work: TaskGroup) -> None:
+        cfg = self.config
+        backoff = Backoff(base=cfg.reconnect_base, cap=cfg.reconnect_cap)
+        block_ms = int(cfg.block * 1000) or None
+        while not self._stop.is_set():
+            if self._slots.value == 0:
+                await self._slots.acquire()
+                self._slots.release()
+                continue
+            count = max(1, min(cfg.batch_size, self._slots.value))
+            try:
+                with self._client.translate_errors("XREADGROUP", key=self.stream):
+                    reply = await self._client.blocking.xreadgroup(
+                        cfg.group, cfg.consumer, {self.stream: ">"}, count=count, block=block_ms
+                    )
+                backoff.reset()
+            except RedisError as exc:
+                await self._recover(exc, backoff)
+                continue
+            for entry_id, fields in entries_of(reply):
+                await self._dispatch(work, entry_id, fields, 1)
+
+    async def _reclaim_loop(self, work: TaskGroup) -> None:
+        cfg = self.config
+        backoff = Backoff(base=cfg.reconnect_base, cap=cfg.reconnect_cap)
+        min_idle = int(cfg.visibility_timeout * 1000)
+        cursor = "0-0"
+        redis = self._client.redis
+        while not self._stop.is_set():
+            try:
+                count = max(1, min(cfg.batch_size, self._slots.value))
+                with self._client.translate_errors("XAUTOCLAIM", key=self.stream):
+                    reply = await redis.xautoclaim(
+                        self.stream, cfg.group, cfg.consumer, min_idle, cursor, count=count
+                    )
+                    cursor = text(reply[0])
+                    claimed = [(text(e[0]), e[1]) for e in reply[1] if e and e[1] is not None]
+                    gone = len(reply[2]) if len(reply) > 2 else 0
+                    gone += sum(1 for e in reply[1] if e and e[1] is None)
+                    attempts = await self._delivery_counts([i for i, _ in claimed])
+                backoff.reset()
+            except RedisError as exc:
+                await self._recover(exc, backoff)
+                continue
+            if gone:
+                self._counts["deleted_while_pending"] += gone
+                log.warning(
+                    "%d pending entries of %s were trimmed before processing", gone, self.stream
+                )
+            self._counts["claimed"] += len(claimed)
+            for entry_id, fields in claimed:
+                await self._dispatch(work, entry_id, fields, attempts.get(entry_id, 1))
+            if cursor == "0-0" or not claimed:
+                cursor = "0-0"
+                await self._sleep(cfg.effective_claim_interval)
+
+    async def _delivery_counts(self, ids: list[str]) -> dict[str, int]:
+        if not ids:
+            return {}
+        async with self._client.redis.pipeline(transaction=False) as pipe:
+            for entry_id in ids:
+                pipe.xpending_range(self.stream, self.config.group, entry_id, entry_id, 1)
+            replies = await pipe.execute()
+        counts: dict[str, int] = {}
+        for entry_id, rows in zip(ids, replies, strict=True):
+            counts[entry_id] = int(rows[0]["times_delivered"]) if rows else 1
+        return counts
+
+    async def _ack_loop(self) -> None:
+        while True:
+            with anyio.move_on_after(self.config.ack_interval):
+                await self._ack_wakeup.wait()
+            self._ack_wakeup = anyio.Event()
+            await self._flush_acks()
+
+    async def _flush_acks(self, *, final: bool = False) -> None:
+        tries = 0
+        while len(self._acks):
+            batch = self._acks.take()
+            try:
+                with self._client.translate_errors("XACK", key=self.stream):
+                    await self._client.redis.xack(self.stream, self.config.group, *batch)
+                self._counts["acked"] += len(batch)
+            except RedisError as exc:
+                if is_nogroup(exc):
+                    self._counts["acks_dropped"] += len(batch) + self._acks.clear()
+                    return
+                if not is_retryable(exc):
+                    raise
+                self._acks.put_back(batch)
+                tries += 1
+                if not final or tries >= 5:
+                    # Unacked entries stay pending and are redelivered: still at-least-once.
+                    if final:
+                        self._counts["acks_dropped"] += self._acks.clear()
+                    return
+                await anyio.sleep(0.05 * tries)
+
+    async def _recover(self, exc: RedisError, backoff: Backoff) -> None:
+        if is_nogroup(exc):
+            log.warning(
+                "consumer group %s of %s is gone; re-creating it", self.config.group, self.stream
+            )
+            await self._sleep(backoff.next_delay())
+            await self._ensure_group(backoff)
+            return
+        if not is_retryable(exc):
+            raise exc
+        self._counts["reconnects"] += 1
+        log.warning("stream %s: %s; retrying", self.stream, type(exc).__name__)
+        await self._sleep(backoff.next_delay())
+
+    async def _ensure_group(self, backoff: Backoff, *, first: bool = False) -> None:
+        while True:
+            try:
+                created = await self._admin.ensure_group(
+                    self.stream, self.config.group, start_id=self.config.start_id
+                )
+                if created and not first:
+                    self._counts["group_recreated"] += 1
+                return
+            except RedisError as exc:
+                if not is_retryable(exc):
+                    raise
+                self._counts["reconnects"] += 1
+                await anyio.sleep(backoff.next_delay())
+
+    async def _sleep(self, seconds: float) -> None:
+        with anyio.move_on_after(seconds):
+            await self._stop.wait()
+
+    # ---------------------------------------------------------------- one entry
+
+    async def _dispatch(self, work: TaskGroup, entry_id: Any, fields: Any, attempt: int) -> None:
+        await self._slots.acquire()
+        self._counts["in_flight"] += 1
+        self._counts["delivered"] += 1
+        work.start_soon(self._process, text(entry_id), fields, attempt)
+
+    async def _process(self, entry_id: str, fields: Any, attempt: int) -> None:
+        try:
+            await self._handle(entry_id, fields or {}, attempt)
+        except RedisError as exc:
+            if not is_retryable(exc) and not is_nogroup(exc):
+                raise
+            # The entry stays pending; the reclaim loop delivers it again.
+            log.warning(
+                "stream %s entry %s: %s; left pending", self.stream, entry_id, type(exc).__name__
+            )
+        finally:
+            self._counts["in_flight"] -= 1
+            self._slots.release()
+
+    async def _handle(self, entry_id: str, fields: Any, attempt: int) -> None:
+        cfg = self.config
+        frame = fields.get(FRAME_FIELD)
+        if frame is None:
+            await self._to_dead_letters(
+                entry_id, None, attempt, DeadLetterReason.MALFORMED_ENTRY, None
+            )
+            return
+        if decide_delivery(attempt, cfg.max_attempts) is Outcome.DEAD_LETTER:
+            await self._to_dead_letters(
+                entry_id, frame, attempt, DeadLetterReason.MAX_DELIVERIES, None
+            )
+            return
+        try:
+            envelope = self.codec.decode(frame, channel=self.stream)
+        except CodecError as exc:
+            self._counts["undecodable"] += 1
+            await self._to_dead_letters(entry_id, frame, attempt, DeadLetterReason.UNDECODABLE, exc)
+            return
+        message_id = frame_message_id(self.codec, frame)
+        marker = None
+        if self.idempotency is not None:
+            marker = self.keys.processed_marker(cfg.group, message_id or entry_id)
+            with self._client.translate_errors("EXISTS", key=marker):
+                seen = await self._client.redis.exists(marker)
+            if seen:
+                self._counts["duplicates_skipped"] += 1
+                self._queue_ack(entry_id)
+                return
+        msg = StreamMessage(
+            entry_id=entry_id,
+            stream=self.stream,
+            group=cfg.group,
+            consumer=cfg.consumer,
+            attempt=attempt,
+            frame=frame,
+            envelope=envelope,
+            message_id=message_id,
+            effects=Effects() if marker is not None else None,
+            settle=self._settle,
+        )
+        if cfg.ack_policy is AckPolicy.ACK_FIRST:
+            self._queue_ack(entry_id)
+        error: Exception | None = None
+        try:
+            await self._handler(msg)
+            self._counts["handled"] += 1
+        except Exception as exc:  # the handler's failure is data, not a crash
+            error = exc
+            self._counts["failed"] += 1
+            log.info(
+                "handler failed on %s entry %s (attempt %d): %s",
+                self.stream,
+                entry_id,
+                attempt,
+                type(exc).__name__,
+            )
+        if msg.settled:
+            return
+        outcome = decide_outcome(
+            cfg.ack_policy, failed=error is not None, attempt=attempt, max_attempts=cfg.max_attempts
+        )
+        if outcome is Outcome.ACK and marker is not None and msg.effects is not None:
+            await self._commit_exactly_once(entry_id, marker, msg.effects)
+        elif outcome is Outcome.ACK:
+            self._queue_ack(entry_id)
+        elif outcome is Outcome.NACK:
+            await self._nack(entry_id)
+        elif outcome is Outcome.DEAD_LETTER:
+            await self._to_dead_letters(
+                entry_id, frame, attempt, DeadLetterReason.HANDLER_ERROR, error, message_id
+            )
+
+    async def _settle(self, msg: StreamMessage, action: str, error: BaseException | None) -> None:
+        if action == "ack":
+            self._queue_ack(msg.entry_id)
+        elif action == "nack":
+            await self._nack(msg.entry_id)
+        else:
+            await self._to_dead_letters(
+                msg.entry_id, msg.frame, msg.attempt, DeadLetterReason.MANUAL, error, msg.message_id
+            )
+
+    def _queue_ack(self, entry_id: str) -> None:
+        if self._acks.add(entry_id):
+            self._ack_wakeup.set()
+
+    async def _nack(self, entry_id: str) -> None:
+        cfg = self.config
+        idle = int(max(0.0, cfg.visibility_timeout - cfg.retry_delay) * 1000)
+        with self._client.translate_errors("XCLAIM", key=self.stream):
+            await self._client.redis.xclaim(
+                self.stream, cfg.group, cfg.consumer, 0, [entry_id], idle=idle, justid=True
+            )
+        self._counts["nacked"] += 1
+
+    async def _commit_exactly_once(self, entry_id: str, marker: str, effects: Effects) -> None:
+        assert self.idempotency is not None
+        ttl_ms = int(self.idempotency.ttl * 1000)
+        with self._client.translate_errors("EVALSHA", key=self.stream):
+            applied = await self._commit(
+                keys=[self.stream, marker, *effects.keys()],
+                args=[self.config.group, entry_id, ttl_ms, *effects.script_args()],
+            )
+        self._counts["acked"] += 1
+        if not int(applied):
+            self._counts["duplicates_skipped"] += 1
+
+    async def _to_dead_letters(
+        self,
+        entry_id: str,
+        frame: bytes | None,
+        attempt: int,
+        reason: DeadLetterReason,
+        error: BaseException | None,
+        message_id: str | None = None,
+    ) -> None:
+        cfg = self.config
+        error_type, error_text = error_summary(error, limit=cfg.error_text_limit)
+        if message_id is None and frame is not None and reason is not DeadLetterReason.UNDECODABLE:
+            message_id = frame_message_id(self.codec, frame)
+        fields = dead_letter_fields(
+            frame=frame,
+            original_id=entry_id,
+            stream=self.stream,
+            group=cfg.group,
+            consumer=cfg.consumer,
+            attempts=attempt,
+            reason=reason,
+            error_type=error_type,
+            error=error_text,
+            message_id=message_id,
+        )
+        flat: list[bytes] = []
+        for name, value in fields.items():
+            flat += [name, value]
+        with self._client.translate_errors("EVALSHA", key=self.stream):
+            moved = await self._dead_letter(
+                keys=[self.stream, self.keys.dead_letters], args=[cfg.group, entry_id, *flat]
+            )
+        if int(moved):
+            self._counts["dead_lettered"] += 1
+            log.warning(
+                "dead-lettered %s entry %s after %d attempt(s): %s %s",
+                self.stream,
+                entry_id,
+                attempt,
+                reason.value,
+                error_type,
+            )
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    # anyio task groups wrap errors in (nested) exception groups; one error is re-raised
+    # as itself so callers can catch AuthorizationError and friends directly.
+    while True:
+        inner = getattr(exc, "exceptions", None)
+        if not inner or len(inner) != 1:
+            return exc
+        exc = inner[0]
