@@ -12,6 +12,8 @@ import redis_fintech_sdk
 PUBLIC_PACKAGES = [
     "redis_fintech_sdk",
     "redis_fintech_sdk.connection",
+    "redis_fintech_sdk.observability",
+    "redis_fintech_sdk.ops",
     "redis_fintech_sdk.pubsub",
     "redis_fintech_sdk.streams",
     "redis_fintech_sdk.codec",

@@ -66,4 +66,9 @@ def build_app() -> typer.Typer:
 
         raise typer.Exit(run_demo(console, url=redis_url or None, messages=messages))
 
+    from redis_fintech_sdk.cli._monitor import register_monitor
+    from redis_fintech_sdk.cli._ops import register_ops
+
+    register_ops(app)
+    register_monitor(app)
     return app
