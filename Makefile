@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint typecheck pytest unit integration chaos fmt unasync bench clean ensure-redis
+.PHONY: help demo test lint typecheck pytest unit integration chaos fmt unasync bench clean ensure-redis certify
 
 help:
 	@echo "make demo   - create .venv, install, run 'rfsdk demo' on an embedded redis-server"
@@ -51,6 +51,10 @@ chaos: ensure-redis $(VENV)/.installed-dev
 	$(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Full chaos/fuzz counts + a 30 min soak; writes reports/certify.{json,md}. SOAK=seconds.
+certify: ensure-redis $(VENV)/.installed-dev
+	$(BIN)/python scripts/certify.py --soak-seconds $(or $(SOAK),1800)
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -36,6 +36,7 @@ SUBS: list[tuple[str, str]] = [
     (r"\baclose\b", "close"),
     (r"\banyio\.sleep\b", "time.sleep"),
     (r"async with AsyncClient", "with Client"),
+    (r"\b_IS_ASYNC = True\b", "_IS_ASYNC = False"),
     # pubsub: the async publisher auto-pipelines, its sync twin sends directly.
     (r"\bAutoPipeliner\b", "DirectSender"),
     (r"\bAsyncPublisher\b", "Publisher"),

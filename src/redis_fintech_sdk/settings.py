@@ -285,15 +285,24 @@ class Timeouts:
 class RetryConfig:
     """Connection-level retries of transient errors (exponential backoff with jitter).
 
+    By default only failures that prove the command never reached the server are retried
+    (refused or timed-out connects, a demoted Sentinel primary). A timeout or reset *after*
+    a command was sent is ambiguous — the server may have applied it — so it is raised to
+    the caller instead of re-sent: re-sending would apply a non-idempotent write twice
+    (redis-py#3554). The SDK's own writers are idempotent and retry on their own.
+
     Attributes:
         attempts: retries after the first try (0 disables retrying).
         backoff_base: first delay in seconds.
         backoff_cap: largest delay in seconds.
+        resend_after_failure: also re-send after ambiguous failures (at-least-once; only
+            for workloads whose writes are all idempotent).
     """
 
     attempts: int = 3
     backoff_base: float = 0.05
     backoff_cap: float = 2.0
+    resend_after_failure: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):

@@ -188,3 +188,34 @@ def test_stop_closes_listener(redis_server: RedisServer) -> None:
         s.settimeout(1)
         with pytest.raises(ConnectionRefusedError):
             s.connect(("127.0.0.1", port))
+
+
+def test_latency_does_not_add_up_across_a_pipelined_burst(proxy: FaultProxy) -> None:
+    r = _client(proxy)
+    try:
+        r.ping()
+        proxy.set_latency(100)
+        pipe = r.pipeline(transaction=False)
+        for _ in range(20):
+            pipe.ping()
+        start = time.monotonic()
+        assert pipe.execute() == [True] * 20
+        elapsed = time.monotonic() - start
+    finally:
+        r.close()
+    assert 0.09 <= elapsed < 1.0  # one latency for the burst, not 20 x 100 ms
+
+
+def test_restart_after_stop(redis_server: RedisServer) -> None:
+    p = FaultProxy(redis_server.address)
+    p.start()
+    p.stop()
+    p.start()
+    try:
+        r = _client(p)
+        try:
+            assert r.ping()
+        finally:
+            r.close()
+    finally:
+        p.stop()

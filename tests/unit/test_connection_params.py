@@ -6,6 +6,8 @@ import ssl
 from pathlib import Path
 
 import pytest
+import redis.exceptions
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_fintech_sdk.connection import _params
@@ -32,7 +34,7 @@ def test_three_timeout_profiles() -> None:
     assert _params.socket_timeout(cfg, "command") == 2.0
     assert _params.socket_timeout(cfg, "blocking") == 32.0
     assert _params.socket_timeout(cfg, "pubsub") is None
-    kwargs = _params.standalone_kwargs(cfg, "blocking")
+    kwargs = _params.standalone_kwargs(cfg, "blocking", is_async=False)
     assert kwargs["socket_timeout"] == 32.0
     assert kwargs["socket_connect_timeout"] == 1.0
     assert kwargs["socket_keepalive"] is True
@@ -40,9 +42,55 @@ def test_three_timeout_profiles() -> None:
 
 def test_retry_uses_exponential_backoff_with_jitter() -> None:
     cfg = ConnectionConfig(retry=RetryConfig(attempts=4, backoff_base=0.1, backoff_cap=1.0))
-    retry = _params.make_retry(cfg)
+    retry = _params.make_retry(cfg, is_async=False)
     assert retry._retries == 4
     assert isinstance(retry._backoff, ExponentialWithJitterBackoff)
+    # redis.asyncio connections need the asyncio Retry class, or nothing is ever retried.
+    assert isinstance(_params.make_retry(cfg, is_async=True), AsyncRetry)
+    assert isinstance(_params.node_kwargs(cfg, "command", is_async=True)["retry"], AsyncRetry)
+
+
+@pytest.mark.parametrize(
+    ("error", "before_send"),
+    [
+        (
+            redis.exceptions.ConnectionError("Error 111 connecting to h:1. Connection refused."),
+            True,
+        ),
+        (redis.exceptions.TimeoutError("Timeout connecting to server"), True),
+        (redis.exceptions.ConnectionError("The previous master is now a slave"), True),
+        (ConnectionRefusedError(111, "refused"), True),
+        (redis.exceptions.TimeoutError("Timeout reading from socket"), False),
+        (redis.exceptions.ConnectionError("Connection closed by server."), False),
+        (ConnectionResetError(104, "reset"), False),
+    ],
+)
+def test_only_failures_before_send_are_retried(error: Exception, before_send: bool) -> None:
+    assert _params.failed_before_send(error) is before_send
+    calls: list[int] = []
+
+    def do() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "ok"
+
+    retry = _params.make_retry(ConnectionConfig(), is_async=False)
+    assert isinstance(retry, _params.SafeRetry)
+    if before_send:
+        assert retry.call_with_retry(do, lambda _e: None) == "ok"
+        assert len(calls) == 2
+    else:
+        with pytest.raises(type(error)):
+            retry.call_with_retry(do, lambda _e: None)
+        assert len(calls) == 1
+    calls.clear()
+    resend = _params.make_retry(
+        ConnectionConfig(retry=RetryConfig(resend_after_failure=True)), is_async=False
+    )
+    assert isinstance(resend, _params.SafeRetry)
+    assert resend.call_with_retry(do, lambda _e: None) == "ok"
+    assert len(calls) == 2
 
 
 def test_tls_kwargs(tmp_path: Path) -> None:
@@ -72,8 +120,8 @@ def test_sentinel_connections_do_not_inherit_data_node_credentials() -> None:
         credentials=Credentials(username="svc", password=Secret("pw")),
         sentinel=SentinelConfig(sentinels=(("127.0.0.1", 26379),)),
     )
-    assert "credential_provider" in _params.node_kwargs(cfg, "command")
-    assert "credential_provider" not in _params.sentinel_kwargs(cfg)
+    assert "credential_provider" in _params.node_kwargs(cfg, "command", is_async=False)
+    assert "credential_provider" not in _params.sentinel_kwargs(cfg, is_async=False)
 
 
 def test_static_and_rotating_providers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

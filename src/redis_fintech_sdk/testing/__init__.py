@@ -15,6 +15,8 @@ supports, and throw them away afterwards::
 * :class:`ClusterTopology` - three primaries and three replicas.
 * :class:`FaultProxy` - a loopback TCP proxy that injects latency, fragmentation, blackholes,
   resets and RESP-aware "commit gap" cuts between a client and a server.
+* :class:`History` / :func:`check` - record what a fault test attempted, saw acknowledged
+  and received, then compute lost, duplicated, phantom and gap counts (:class:`Verdict`).
 * :class:`TLSMaterial` - a throw-away CA with server and client certificates (``trustme``).
 * :func:`available_redis_servers` / :func:`find_redis_server` - which binaries exist.
 
@@ -31,6 +33,7 @@ from redis_fintech_sdk.testing.binaries import (
     find_redis_cli,
     find_redis_server,
 )
+from redis_fintech_sdk.testing.checker import Fault, Gap, History, Verdict, check
 from redis_fintech_sdk.testing.cluster import ClusterNode, ClusterTopology
 from redis_fintech_sdk.testing.faults import FaultProxy, FaultProxyStatistics
 from redis_fintech_sdk.testing.sentinel import SentinelTopology
@@ -41,14 +44,19 @@ __all__ = [
     "AppendFsync",
     "ClusterNode",
     "ClusterTopology",
+    "Fault",
     "FaultProxy",
     "FaultProxyStatistics",
+    "Gap",
+    "History",
     "RedisBinary",
     "RedisServer",
     "SentinelTopology",
     "TLSAuthClients",
     "TLSMaterial",
+    "Verdict",
     "available_redis_servers",
+    "check",
     "find_redis_cli",
     "find_redis_server",
     "kill_all_servers",

@@ -33,6 +33,7 @@ import random
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -215,6 +216,8 @@ class FaultProxy:
         """Start listening (in a daemon thread with its own event loop)."""
         if self._thread is not None:
             return self
+        self._ready.clear()
+        self._error = None
         self._thread = threading.Thread(target=self._run, name="rfsdk-fault-proxy", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -434,27 +437,63 @@ class FaultProxy:
         writer: asyncio.StreamWriter,
         direction: str,
     ) -> None:
+        # Reader and writer are decoupled by a queue stamped with arrival times, so latency
+        # delays each chunk from when it arrived (as Toxiproxy does) instead of adding up
+        # across a burst of pipelined frames.
+        queue: asyncio.Queue[tuple[float, list[tuple[bytes, float]], bool]] = asyncio.Queue()
+        writer_task = asyncio.create_task(self._drain(conn, queue, writer, direction))
         buf = bytearray()
+        try:
+            while not conn.closed and not writer_task.done():
+                try:
+                    data = await reader.read(_CHUNK)
+                except (ConnectionError, OSError):
+                    data = b""
+                if not data:
+                    break
+                if self._blackhole:
+                    with self._lock:
+                        self._stats["dropped_bytes"] += len(data)
+                    continue
+                buf += data
+                out = self._frames(conn, buf, direction)
+                cut = conn.cut_at is not None and conn.replies > conn.cut_at
+                if cut:
+                    with self._lock:
+                        self._stats["dropped_bytes"] += len(buf)
+                    buf.clear()
+                if out or cut:
+                    queue.put_nowait((time.monotonic(), out or [], cut))
+                if cut:
+                    break
+            queue.put_nowait((time.monotonic(), [], False))  # end marker
+            await writer_task  # deliver what was read before the cut or the EOF
+        finally:
+            if not writer_task.done():
+                queue.put_nowait((time.monotonic(), [], False))
+                writer_task.cancel()
+            await asyncio.gather(writer_task, return_exceptions=True)
+
+    async def _drain(
+        self,
+        conn: _Conn,
+        queue: asyncio.Queue[tuple[float, list[tuple[bytes, float]], bool]],
+        writer: asyncio.StreamWriter,
+        direction: str,
+    ) -> None:
         passed = 0
         while not conn.closed:
-            try:
-                data = await reader.read(_CHUNK)
-            except (ConnectionError, OSError):
-                return
-            if not data:
-                return
-            if self._blackhole:
-                with self._lock:
-                    self._stats["dropped_bytes"] += len(data)
-                continue
-            buf += data
-            out = self._frames(conn, buf, direction)
-            if out is None:
-                continue
-            for piece, delay in out:
-                if delay:
-                    await asyncio.sleep(delay)
-                tox = self._toxics[direction]
+            arrived, pieces, cut = await queue.get()
+            tox = self._toxics[direction]
+            delay = tox.latency_ms / 1000.0
+            if tox.jitter_ms:
+                delay += self._rng.uniform(-tox.jitter_ms, tox.jitter_ms) / 1000.0
+            wait = arrived + delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            for piece, reply_delay in pieces:
+                if reply_delay:
+                    await asyncio.sleep(reply_delay)
                 passed += len(piece)
                 if tox.limit_bytes and passed > tox.limit_bytes:
                     with self._lock:
@@ -465,11 +504,12 @@ class FaultProxy:
                     return
                 with self._lock:
                     self._stats["bytes_" + direction] += len(piece)
-            if conn.cut_at is not None and conn.replies > conn.cut_at:
+            if cut:
                 with self._lock:
                     self._stats["cuts"] += 1
-                    self._stats["dropped_bytes"] += len(buf)
                 self._abort(conn, rst=True)
+                return
+            if queue.empty() and not pieces:
                 return
 
     def _frames(
@@ -518,11 +558,6 @@ class FaultProxy:
         return out
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes, tox: _Toxics) -> bool:
-        delay = tox.latency_ms / 1000.0
-        if tox.jitter_ms:
-            delay += self._rng.uniform(-tox.jitter_ms, tox.jitter_ms) / 1000.0
-        if delay > 0:
-            await asyncio.sleep(delay)
         pieces = [data]
         if tox.slice_size > 0:
             pieces = [data[i : i + tox.slice_size] for i in range(0, len(data), tox.slice_size)]

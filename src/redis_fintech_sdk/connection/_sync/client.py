@@ -33,6 +33,8 @@ from redis_fintech_sdk.settings import ConnectionConfig
 
 __all__ = ["Client"]
 
+_IS_ASYNC = False  # the generated sync twin says False: redis-py needs a Retry class per flavour
+
 AnyRedis = aredis.Redis | RedisCluster
 
 
@@ -106,7 +108,7 @@ class Client:
     def _build(self, profile: _params.Profile, *, replica: bool) -> AnyRedis:
         config = self._config
         if config.cluster is not None:
-            kwargs = _params.node_kwargs(config, profile)
+            kwargs = _params.node_kwargs(config, profile, is_async=_IS_ASYNC)
             kwargs.pop("health_check_interval", None)
             if replica or config.cluster.read_from_replicas:
                 kwargs["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN_REPLICAS
@@ -120,16 +122,16 @@ class Client:
             if self._sentinel is None:
                 self._sentinel = Sentinel(  # type: ignore[no-untyped-call]
                     list(config.sentinel.sentinels),
-                    sentinel_kwargs=_params.sentinel_kwargs(config),
+                    sentinel_kwargs=_params.sentinel_kwargs(config, is_async=_IS_ASYNC),
                     socket_timeout=config.timeouts.command,
                     socket_connect_timeout=config.timeouts.connect,
                 )
-            kwargs = _params.node_kwargs(config, profile)
+            kwargs = _params.node_kwargs(config, profile, is_async=_IS_ASYNC)
             kwargs["db"] = config.db
             factory = self._sentinel.slave_for if replica else self._sentinel.master_for
             client: aredis.Redis = factory(config.sentinel.service_name, **kwargs)
             return client
-        kwargs = _params.standalone_kwargs(config, profile)
+        kwargs = _params.standalone_kwargs(config, profile, is_async=_IS_ASYNC)
         pool = aredis.BlockingConnectionPool(
             connection_class=_connection_class(kwargs), **_params.pool_kwargs(config), **kwargs
         )
