@@ -252,3 +252,18 @@ async def test_tls_with_wrong_ca_is_refused(redis_tls_server: Any) -> None:
 def test_sync_mtls(redis_tls_server: Any) -> None:
     with Client(_tls_config(redis_tls_server, client_cert=True)) as client:
         assert client.health().reachable
+
+
+async def test_durability_warnings(
+    redis_server: RedisServer, redis_aof_server: RedisServer, redis_acl_server: Any
+) -> None:
+    async with AsyncClient.from_url(redis_server.url) as plain:
+        warnings = await plain.durability_warnings()
+    assert len(warnings) == 1
+    assert "appendonly is off" in warnings[0]
+    async with AsyncClient.from_url(redis_aof_server.url) as durable:
+        assert await durable.durability_warnings() == []
+    async with AsyncClient(_acl(redis_acl_server, "reader")) as reader:
+        assert await reader.durability_warnings() == [
+            "durability settings unknown: this user may not run CONFIG GET"
+        ]

@@ -154,3 +154,20 @@ def test_sources_fail_early() -> None:
     assert excinfo.value.field == "credentials.source"
     with pytest.raises(ConfigurationError):
         env_source("RFSDK_DEFINITELY_UNSET_VARIABLE")
+
+
+def test_durability_findings() -> None:
+    from redis_fintech_sdk.connection.health import durability_findings
+
+    safe = {"appendonly": "yes", "appendfsync": "always", "maxmemory-policy": "noeviction"}
+    assert durability_findings(safe) == []
+    none = durability_findings({"appendonly": "no", "save": "", "maxmemory-policy": "noeviction"})
+    assert len(none) == 1
+    assert "appendonly is off" in none[0]
+    assert "RDB snapshots are off" in none[0]
+    everysec = durability_findings({"appendonly": "yes", "appendfsync": "everysec"})
+    assert len(everysec) == 1
+    assert "everysec" in everysec[0]
+    evict = durability_findings({**safe, "maxmemory-policy": "allkeys-lru"})
+    assert len(evict) == 1
+    assert "allkeys-lru" in evict[0]

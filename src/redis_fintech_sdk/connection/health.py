@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["HealthReport", "PreflightReport", "Requirement"]
+__all__ = ["HealthReport", "PreflightReport", "Requirement", "durability_findings"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -198,3 +198,45 @@ class PreflightReport:
     def missing_descriptions(self) -> list[str]:
         """One line per missing permission, naming what and why."""
         return [f"{req.describe()} ({reason})" for req, reason in self.missing]
+
+
+def durability_findings(config: Mapping[str, str]) -> list[str]:
+    """Server settings (from ``CONFIG GET``) that can lose or evict acknowledged data.
+
+    Args:
+        config: values of ``appendonly``, ``appendfsync``, ``save`` and
+            ``maxmemory-policy`` (missing keys are not judged).
+
+    Returns:
+        One human-readable warning per risky setting; empty when durable.
+    """
+    out: list[str] = []
+    aof = config.get("appendonly")
+    fsync = config.get("appendfsync")
+    if aof == "no":
+        snap = (
+            "and RDB snapshots are off"
+            if config.get("save", "x") == ""
+            else "since the last RDB snapshot"
+        )
+        out.append(
+            f"appendonly is off: a server crash loses every acknowledged write {snap}; "
+            "set appendonly yes with appendfsync always for financial streams"
+        )
+    elif aof == "yes" and fsync == "everysec":
+        out.append(
+            "appendfsync everysec: a server crash can lose about the last second of "
+            "acknowledged writes; use appendfsync always (or WAITAOF) where that matters"
+        )
+    elif aof == "yes" and fsync == "no":
+        out.append(
+            "appendfsync no: the OS decides when writes reach disk; a crash can lose "
+            "tens of seconds of acknowledged writes"
+        )
+    policy = config.get("maxmemory-policy")
+    if policy is not None and policy != "noeviction":
+        out.append(
+            f"maxmemory-policy {policy} can evict streams, consumer-group state and "
+            "idempotency markers under memory pressure; use noeviction"
+        )
+    return out

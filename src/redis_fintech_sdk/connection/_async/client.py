@@ -24,6 +24,7 @@ from redis_fintech_sdk.connection.health import (
     HealthReport,
     PreflightReport,
     Requirement,
+    durability_findings,
     health_from_info,
 )
 from redis_fintech_sdk.errors import AuthorizationError, PreflightError, RedisError
@@ -260,6 +261,26 @@ class AsyncClient:
                 return info, len(primaries)
             return await client.info(), 1
 
+    async def durability_warnings(self) -> list[str]:
+        """Warn about server settings that can lose acknowledged writes (startup check).
+
+        Reads ``appendonly``, ``appendfsync``, ``save`` and ``maxmemory-policy`` with
+        ``CONFIG GET``. A user without ``CONFIG GET`` rights gets one warning saying the
+        settings could not be checked.
+
+        Raises:
+            RedisError: the server cannot be reached.
+        """
+        values: dict[str, str] = {}
+        try:
+            for name in ("appendonly", "appendfsync", "save", "maxmemory-policy"):
+                with self.translate_errors("CONFIG"):
+                    reply = await self.redis.execute_command("CONFIG", "GET", name)
+                values.update(_pairs(reply))
+        except AuthorizationError:
+            return ["durability settings unknown: this user may not run CONFIG GET"]
+        return durability_findings(values)
+
     async def whoami(self) -> str:
         """The ACL user this client is authenticated as (``ACL WHOAMI``).
 
@@ -401,6 +422,16 @@ class AsyncClient:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config.topology} {self.address})"
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    def text(v: Any) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
+    if isinstance(reply, dict):  # RESP3, or a cluster's merged reply
+        return {text(k): text(v) for k, v in reply.items()}
+    items = list(reply or [])
+    return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
 
 
 def _connection_class(

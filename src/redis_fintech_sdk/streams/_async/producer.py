@@ -156,6 +156,10 @@ class AsyncStreamProducer:
         """
         if self._features is None:
             self._features = await self._admin.features(self.stream)
+            # Startup check, once per producer: say plainly when the server can lose what
+            # this producer is told was acknowledged.
+            for warning in await self._client.durability_warnings():
+                log.warning("stream %s: %s", self.stream, warning)
         return self._features
 
     # ---------------------------------------------------------------- internals

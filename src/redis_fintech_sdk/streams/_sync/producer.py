@@ -158,6 +158,10 @@ class StreamProducer:
         """
         if self._features is None:
             self._features = self._admin.features(self.stream)
+            # Startup check, once per producer: say plainly when the server can lose what
+            # this producer is told was acknowledged.
+            for warning in self._client.durability_warnings():
+                log.warning("stream %s: %s", self.stream, warning)
         return self._features
 
     # ---------------------------------------------------------------- internals
