@@ -236,17 +236,19 @@ class Client:
             )
         try:
             info, nodes = self._info()
-        except AuthorizationError:
+        except RedisError as exc:
+            # PING answered, so the server is reachable; say why the details are missing.
+            reason = (
+                "INFO is not permitted for this user"
+                if isinstance(exc, AuthorizationError)
+                else f"INFO failed: {exc}"
+            )
             return HealthReport(
                 reachable=True,
                 address=self.address,
                 topology=topology,
                 latency_ms=round(latency, 3),
-                error="INFO is not permitted for this user",
-            )
-        except RedisError as exc:
-            return HealthReport(
-                reachable=False, address=self.address, topology=topology, error=str(exc)
+                error=reason,
             )
         return health_from_info(
             info, address=self.address, topology=topology, latency_ms=latency, nodes=nodes
