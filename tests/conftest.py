@@ -16,6 +16,8 @@ import pytest
 
 from redis_fintech_sdk.testing import RedisBinary, available_redis_servers
 
+pytest_plugins = ["_log_hygiene_plugin"]
+
 
 def _binaries() -> list[RedisBinary]:
     found = available_redis_servers()

@@ -17,6 +17,7 @@ carry *context* (``channel``, ``stream``, ``message_id``, ``address``, ``field``
     │   │   └── DurabilityError                  WAIT / WAITAOF confirmed too few copies
     │   ├── AuthenticationError                  WRONGPASS / no password / bad user
     │   ├── AuthorizationError (PermissionError) NOPERM: not allowed, names channel/key/command
+    │   │   └── TokenError                       an access token was refused (has .reason)
     │   ├── ReadOnlyError                        wrote to a replica
     │   ├── BackpressureError                    -OOM, buffers full: slow down and retry
     │   ├── ClusterError                         MOVED/ASK/CLUSTERDOWN not resolved
@@ -69,6 +70,7 @@ __all__ = [
     "SchemaError",
     "SignatureError",
     "TLSError",
+    "TokenError",
     "UnknownKeyError",
     "UnsupportedVersionError",
     "redact",
@@ -169,6 +171,19 @@ class AuthorizationError(RedisError, PermissionError):
         elif key:
             extra = f" key={key}"
         super().__init__(message + extra, address=address, command=command)
+
+
+class TokenError(AuthorizationError):
+    """An access token was refused. Never carries the token itself.
+
+    Attributes:
+        reason: why (``expired``, ``unknown_key``, ``bad_signature``, ``scope``, …).
+        channel: the channel the token was presented for, when known.
+    """
+
+    def __init__(self, reason: str, detail: str, *, channel: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(f"access token refused: {detail}", channel=channel)
 
 
 class ReadOnlyError(RedisError):

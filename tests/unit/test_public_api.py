@@ -19,6 +19,7 @@ PUBLIC_PACKAGES = [
     "redis_fintech_sdk.codec",
     "redis_fintech_sdk.channels",
     "redis_fintech_sdk.resilience",
+    "redis_fintech_sdk.security",
     "redis_fintech_sdk.testing",
 ]
 

@@ -71,4 +71,7 @@ def build_app() -> typer.Typer:
 
     register_ops(app)
     register_monitor(app)
+    from redis_fintech_sdk.cli._security import register_security
+
+    register_security(app)
     return app
