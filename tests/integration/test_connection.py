@@ -267,3 +267,14 @@ async def test_durability_warnings(
         assert await reader.durability_warnings() == [
             "durability settings unknown: this user may not run CONFIG GET"
         ]
+
+
+def test_unix_socket_url(redis_binary: Any, tmp_path: Any) -> None:
+    sock = tmp_path / "redis.sock"
+    with RedisServer(redis_binary, extra_config=[f"unixsocket {sock}", "unixsocketperm 700"]):
+        with Client.from_url(f"unix://{sock}?db=2") as client:
+            client.execute("SET", "unix:k", "v")
+            assert client.execute("GET", "unix:k") == b"v"
+            report = client.health()
+        assert report.reachable
+        assert report.address == str(sock)

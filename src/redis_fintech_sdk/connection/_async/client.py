@@ -445,5 +445,8 @@ def _connection_class(
         return aredis.SSLConnection
     if "unix_socket_path" in kwargs:
         kwargs["path"] = kwargs.pop("unix_socket_path")
+        # TCP keepalive means nothing on a Unix socket, and the class refuses the argument.
+        kwargs.pop("socket_keepalive", None)
+        kwargs.pop("socket_keepalive_options", None)
         return aredis.UnixDomainSocketConnection
     return aredis.Connection
