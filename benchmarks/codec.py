@@ -90,9 +90,12 @@ def _codec(serializer: Serializer, compress: bool, encrypt: bool, sign: bool) ->
     )
 
 
-def _fmt(name: str, size: object, enc: float, dec: float, base_enc: float, base_dec: float) -> str:
+def _fmt(
+    name: str, size: object, enc: float, dec: float, peek: float, base_enc: float, base_dec: float
+) -> str:
     return (
-        f"{name:32} {size!s:>6} {enc:8.2f} {dec:8.2f} {enc / base_enc:6.1f} {dec / base_dec:6.1f}"
+        f"{name:32} {size!s:>6} {enc:8.2f} {dec:8.2f} {peek:8.2f}"
+        f" {enc / base_enc:6.1f} {dec / base_dec:6.1f}"
     )
 
 
@@ -124,7 +127,10 @@ def run(
     for label, data in (("tick", TICK_DICT), ("20KB", BIG_DICT)):
         size, base_enc, base_dec = _baseline(data, number, repeat)
         out(f"\n{label}: {size} B msgpack; bare packb {base_enc:.2f} us, unpackb {base_dec:.2f} us")
-        out(f"{'flags':32} {'frame':>6} {'enc us':>8} {'dec us':>8} {'enc x':>6} {'dec x':>6}")
+        out(
+            f"{'flags':32} {'frame':>6} {'enc us':>8} {'dec us':>8} {'peek us':>8}"
+            f" {'enc x':>6} {'dec x':>6}"
+        )
         serializers: tuple[Serializer, ...] = (MSGPACK, JSON)
         combos = itertools.product(serializers, (False, True), (False, True), (False, True))
         cases = [((ser, comp, enc, sig), False) for ser, comp, enc, sig in combos]
@@ -149,7 +155,7 @@ def run(
                     "decode_ratio": d / base_dec,
                 }
             )
-            out(_fmt(name, int(length), e, d, base_enc, base_dec))
+            out(_fmt(name, int(length), e, d, peek, base_enc, base_dec))
     out("\nJSON libraries (tick dumps + loads):")
     stdlib = _best(lambda: json.loads(json.dumps(TICK_DICT, separators=(",", ":"))), number, repeat)
     fast = _best(lambda: orjson.loads(orjson.dumps(TICK_DICT)), number, repeat)

@@ -143,7 +143,7 @@ def envelope_for(case: dict[str, Any]) -> Envelope:
 def bad_frames(good: dict[str, Any]) -> list[dict[str, Any]]:
     """Frames a decoder must refuse, derived from the encrypted+signed msgpack vector."""
     frame = bytes.fromhex(good["frame"])
-    hlen = int.from_bytes(frame[4:6], "big")
+    hlen = int.from_bytes(frame[4:6], "little")
     flip_body = bytearray(frame)
     flip_body[6 + hlen + 13] ^= 0x01
     flip_header = bytearray(frame)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         case["frame"] = codec_for(case).encode(envelope_for(case), channel=case["channel"]).hex()
     unsigned_sealed = next(c for c in cases if c["name"] == "msgpack-aesgcm")
     frame = bytes.fromhex(unsigned_sealed["frame"])
-    hlen = int.from_bytes(frame[4:6], "big")
+    hlen = int.from_bytes(frame[4:6], "little")
     flipped = bytearray(frame)
     flipped[-1] ^= 0x80
     bad = bad_frames(next(c for c in cases if c["name"] == "msgpack-aesgcm-ed25519"))
@@ -241,13 +241,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _edit_seq(frame: bytes, hlen: int) -> bytes:
-    """Re-encode the header with sequence + 1 (a valid header, no longer authentic)."""
-    import msgpack
-
-    h = msgpack.unpackb(frame[6 : 6 + hlen], strict_map_key=False)
-    h[5] += 1
-    hb: bytes = msgpack.packb(h)
-    return frame[:4] + len(hb).to_bytes(2, "big") + hb + frame[6 + hlen :]
+    """Rewrite the sequence (u64 LE at offset 30) as sequence + 1: valid, no longer authentic."""
+    seq = int.from_bytes(frame[30:38], "little") + 1
+    return frame[:30] + seq.to_bytes(8, "little") + frame[38:]
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from .messages import (
 )
 from .serializers import JSON, MSGPACK, JsonSerializer, MsgPackSerializer, Serializer
 from .signing import Signer, Verifier
+from .stats import CodecStatistics
 from .types import ISO_4217, Amount, CurrencyCode, Money, Sensitive, SensitiveStr, Timestamp
 from .wire import FORMAT_VERSION, MAGIC
 
@@ -40,6 +41,7 @@ __all__ = [
     "Classification",
     "Codec",
     "CodecConfig",
+    "CodecStatistics",
     "CurrencyCode",
     "Envelope",
     "FORMAT_VERSION",

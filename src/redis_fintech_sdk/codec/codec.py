@@ -6,47 +6,40 @@ import itertools
 import os
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import (
     CodecError,
-    ConfigurationError,
     FrameError,
     PolicyError,
     SchemaError,
     SignatureError,
     UnknownKeyError,
 )
+from ._encoding import _Encoder
 from .compression import Zstd
 from .config import CodecConfig
 from .envelope import Envelope, FrameHeader
 from .ids import MessageIdGenerator, _new_producer_id
 from .ids import _default as _default_ids
-from .messages import Message, MessageSpec
 from .rotation import reseal
 from .serializers import JSON, MSGPACK, Serializer
 from .signing import SIGNATURE_SIZE
+from .stats import CodecStatistics, _Counters
 from .wire import (
     FLAG_COMPRESSED,
     FLAG_ENCRYPTED,
     FLAG_SIGNED,
-    H_CAUSATION,
     H_CLASS,
-    H_CORRELATION,
     H_DICT_ID,
-    H_HEADERS,
-    H_KEY_ID,
     H_RAW_SIZE,
     H_SIGNER,
-    H_TENANT,
-    H_TRACEPARENT,
-    H_TRACESTATE,
+    HEAD,
     Limits,
     _as_bytes,
     _channel_bytes,
-    build_head,
-    check_header,
+    name_bytes,
     parse_frame,
     signature_input,
 )
@@ -54,6 +47,10 @@ from .wire import (
 __all__ = ["Codec"]
 
 _auto_producers: weakref.WeakSet[Codec] = weakref.WeakSet()
+_pack_head = HEAD.pack
+_new_envelope = object.__new__
+_CACHE_MAX = 4096  # entries in each per-codec name cache
+_CODEC_KEYS = (H_DICT_ID, H_RAW_SIZE, H_SIGNER, H_CLASS)  # set by the codec, not the caller
 
 
 def _after_fork() -> None:
@@ -61,13 +58,14 @@ def _after_fork() -> None:
     for codec in list(_auto_producers):
         codec._producer = _new_producer_id()
         codec._seqs = {}
+        codec._names = {}
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_after_fork)
 
 
-class Codec:
+class Codec(_Encoder):
     """Encodes messages into wire-format-v1 frames and decodes them back.
 
     Thread-safe; build one per application and share it.
@@ -116,6 +114,7 @@ class Codec:
             max_header_entries=cfg.max_header_entries,
         )
         self._max_frame = cfg.max_frame_size
+        self._max_header = cfg.max_header_size
         self._signer = cfg.signer
         self._verifier = cfg.verifier
         self._clock = cfg.clock
@@ -125,211 +124,45 @@ class Codec:
         self._producer = cfg.producer_id or _new_producer_id()
         if cfg.producer_id is None:
             _auto_producers.add(self)
-        self._seqs: dict[str, itertools.count[int]] = {}
+        # channel -> (sequence counter, UTF-8 name); type name -> (type_len, producer_len,
+        # type + producer bytes); channel -> UTF-8 name for decoding (bounded).
+        self._seqs: dict[str, tuple[itertools.count[int], bytes]] = {}
+        self._names: dict[str, tuple[int, int, bytes]] = {}
+        self._cbytes: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        self._stats = _Counters()
+        self._n_enc = self._stats.encoded
+        self._n_dec = self._stats.decoded
 
     @property
     def producer_id(self) -> str:
         """The producer id written into frames this codec makes."""
         return self._producer
 
-    def _next_seq(self, channel: str) -> int:
-        counter = self._seqs.get(channel)
-        if counter is None:
-            with self._lock:
-                counter = self._seqs.setdefault(channel, itertools.count(1))
-        return next(counter)
+    def statistics(self) -> CodecStatistics:
+        """Return a snapshot of frames encoded, decoded and refused (by error class)."""
+        return self._stats.snapshot()
 
-    # -- encoding -----------------------------------------------------------------------
+    def _channel(self, channel: str) -> tuple[itertools.count[int], bytes]:
+        # First frame on a channel: validate its name once and start its sequence.
+        cb = _channel_bytes(channel)
+        with self._lock:
+            return self._seqs.setdefault(channel, (itertools.count(1), cb))
 
-    def encode(
-        self,
-        message: Message | Envelope,
-        *,
-        channel: str,
-        tenant: str | None = None,
-        classification: str | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        traceparent: str | None = None,
-        tracestate: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        encrypt: bool | None = None,
-    ) -> bytes:
-        """Encode a registered :class:`Message` (wrapped in a new envelope) or an Envelope.
+    def _decode_channel(self, channel: str) -> bytes:
+        cb = _channel_bytes(channel)
+        cache = self._cbytes
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()  # many distinct channels (pattern subscriptions): start over
+        cache[channel] = cb
+        return cb
 
-        Args:
-            message: the message, or a complete :class:`Envelope` (its metadata is kept; an
-                empty ``producer_id`` is filled with this codec's, with a new sequence).
-            channel: the channel or stream name the frame is bound to (part of the AAD).
-            tenant: tenant id.
-            classification: overrides the type's default classification.
-            correlation_id: conversation id.
-            causation_id: id of the message that caused this one.
-            traceparent: W3C trace context.
-            tracestate: W3C trace state.
-            headers: free string headers.
-            encrypt: force encryption on or off for this frame (policy still applies).
-
-        Raises:
-            SchemaError: unregistered message class, or a payload that cannot be serialised.
-            PolicyError: the type must be encrypted but no keyring is configured.
-            FrameError: the header or frame exceeds the configured limits.
-        """
-        if isinstance(message, Envelope):
-            return self._encode_envelope(message, channel, encrypt)
-        spec = self._registry.spec_for(type(message))
-        payload = message.model_dump(mode="json")
-        return self.encode_raw(
-            spec.type_name,
-            payload,
-            channel=channel,
-            schema_version=spec.version,
-            tenant=tenant,
-            classification=classification,
-            correlation_id=correlation_id,
-            causation_id=causation_id,
-            traceparent=traceparent,
-            tracestate=tracestate,
-            headers=headers,
-            encrypt=encrypt,
-        )
-
-    def encode_raw(
-        self,
-        type_name: str,
-        payload: Any,
-        *,
-        channel: str,
-        schema_version: int | None = None,
-        tenant: str | None = None,
-        classification: str | None = None,
-        correlation_id: str | None = None,
-        causation_id: str | None = None,
-        traceparent: str | None = None,
-        tracestate: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        encrypt: bool | None = None,
-    ) -> bytes:
-        """Encode plain data under a type name without pydantic (the fast path).
-
-        The payload is serialised as given: it must already match the type's schema.
-        Arguments are as for :meth:`encode`; ``schema_version`` defaults to the registered
-        version of ``type_name`` (or 1 for unregistered types).
-
-        Raises:
-            SchemaError: the payload cannot be serialised.
-            PolicyError: the type must be encrypted but no keyring is configured.
-            FrameError: the header or frame exceeds the configured limits.
-        """
-        spec = self._registry.get(type_name)
-        h: dict[int, Any] = {
-            0: self._next_id(),
-            1: type_name,
-            2: schema_version or (spec.version if spec is not None else 1),
-            3: self._clock(),
-            4: self._producer,
-            5: self._next_seq(channel),
-        }
-        if (
-            tenant is not None
-            or correlation_id is not None
-            or causation_id is not None
-            or traceparent is not None
-            or tracestate is not None
-            or headers
-        ):
-            for key, value in (
-                (H_TENANT, tenant),
-                (H_CORRELATION, correlation_id),
-                (H_CAUSATION, causation_id),
-                (H_TRACEPARENT, traceparent),
-                (H_TRACESTATE, tracestate),
-            ):
-                if value is not None:
-                    h[key] = value
-            if headers:
-                h[H_HEADERS] = dict(headers)
-            self._check_outgoing(h)
-        return self._seal(h, payload, channel, spec, classification, encrypt)
-
-    def _encode_envelope(self, env: Envelope, channel: str, encrypt: bool | None) -> bytes:
-        h = dict(env._h)
-        if not h[4]:
-            h[4] = self._producer
-            h[5] = self._next_seq(channel)
-        spec = self._registry.get(env.type)
-        payload = env.payload
-        if isinstance(payload, Message):
-            if self._registry.spec_for(type(payload)).type_name != env.type:
-                raise SchemaError("envelope type does not match its payload's registered type")
-            payload = payload.model_dump(mode="json")
-        self._check_outgoing(h)
-        return self._seal(h, payload, channel, spec, h.pop(H_CLASS, None), encrypt)
-
-    def _check_outgoing(self, h: dict[int, Any]) -> None:
-        # Refuse to write a header our own decoder would refuse.
-        try:
-            check_header(h, 0, self._limits)
-        except FrameError as exc:
-            raise FrameError(f"cannot encode: {exc}") from None
-
-    def _seal(
-        self,
-        h: dict[int, Any],
-        payload: Any,
-        channel: str,
-        spec: MessageSpec | None,
-        classification: str | None,
-        encrypt: bool | None,
-    ) -> bytes:
-        cls = classification or (spec.classification if spec is not None else "internal")
-        if cls != "internal":
-            if cls not in ("public", "confidential", "restricted"):
-                raise ConfigurationError("classification", "unknown data classification")
-            h[H_CLASS] = cls
-        must = cls in self._enc_classes or (spec is not None and spec.encrypted)
-        if encrypt is None:
-            encrypt = self._encrypt_default or must
-        if must and not encrypt:
-            raise PolicyError(f"{h[1]} ({cls}) must be encrypted", channel=channel)
-        ring = self._ring
-        if encrypt and ring is None:
-            raise PolicyError(f"{h[1]} needs encryption but no keyring is configured")
-        try:
-            body = self._dumps(payload)
-        except Exception as exc:
-            raise SchemaError(
-                f"{h[1]} payload cannot be serialised ({type(exc).__name__})"
-            ) from None
-        flags = self._ser_id
-        threshold = self._threshold
-        if threshold is not None and len(body) >= threshold:
-            packed = self._zstd.compress(body, self._dict_id)
-            if len(packed) < len(body):
-                h[H_RAW_SIZE] = len(body)
-                if self._dict_id is not None:
-                    h[H_DICT_ID] = self._dict_id
-                body = packed
-                flags |= FLAG_COMPRESSED
-        signer = self._signer
-        if signer is not None:
-            h[H_SIGNER] = signer.signer_id
-            flags |= FLAG_SIGNED
-        ch = _channel_bytes(channel)
-        if encrypt:
-            assert ring is not None
-            key = ring._primary_for_seal()
-            h[H_KEY_ID] = key.key_id
-            head = build_head(flags | FLAG_ENCRYPTED, h, self._limits)
-            frame = head + ring._seal(key, body, head + ch)
-        else:
-            frame = build_head(flags, h, self._limits) + body
-        if signer is not None:
-            frame += signer.sign(signature_input(ch, frame))
-        if len(frame) > self._max_frame:
-            raise FrameError("frame exceeds max_frame_size", channel=channel)
-        return frame
+    def _own_names(self, type_name: str) -> tuple[int, int, bytes]:
+        names = name_bytes(type_name, self._producer)
+        if len(self._names) >= _CACHE_MAX:
+            self._names.clear()
+        self._names[type_name] = names
+        return names
 
     # -- decoding -----------------------------------------------------------------------
 
@@ -344,12 +177,13 @@ class Codec:
             FrameError: malformed, truncated or oversize frame.
             UnsupportedVersionError: not a v1 frame.
         """
-        frame = _as_bytes(frame)
-        flags, h, off = parse_frame(frame, self._limits)
+        if type(frame) is not bytes:
+            frame = _as_bytes(frame)
+        flags, fields, ext, off = parse_frame(frame, self._limits)
         body = len(frame) - off - (SIGNATURE_SIZE if flags & FLAG_SIGNED else 0)
         if body < 0:
             raise FrameError("truncated frame")
-        return FrameHeader(h, flags, body)
+        return FrameHeader(fields, ext, flags, body)
 
     def decode(
         self, frame: bytes | bytearray | memoryview, *, channel: str, validate: bool = True
@@ -373,61 +207,76 @@ class Codec:
             DecompressionError: a bad zstd body or one past ``max_body_size``.
             SchemaError: unknown type or version, or failed validation.
         """
-        if type(frame) is not bytes:
-            frame = _as_bytes(frame)
-        flags, h, off = parse_frame(frame, self._limits)
+        fields = None
         try:
+            if type(frame) is not bytes:
+                frame = _as_bytes(frame)
+            flags, fields, x, off = parse_frame(frame, self._limits)
             loads = self._loads[flags & 0x0F]
             if loads is None:
                 raise FrameError(f"unknown serializer id {flags & 0x0F}")
-            type_name = h[1]
+            type_name = fields[1]
             spec = self._specs.get(type_name)
             encrypted = flags & FLAG_ENCRYPTED
             if not encrypted and (
-                (spec is not None and spec.encrypted) or h.get(H_CLASS) in self._enc_classes
+                (spec is not None and spec.encrypted)
+                or (x is not None and x.get(H_CLASS) in self._enc_classes)
             ):
                 raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
             end = len(frame)
             if flags & FLAG_SIGNED:
+                assert x is not None  # parse_frame guarantees the signer id
                 end -= SIGNATURE_SIZE
                 if end < off:
                     raise FrameError("truncated frame")
                 if self._verifier is not None:
                     self._verifier.verify(
-                        h[H_SIGNER],
+                        x[H_SIGNER],
                         frame[end:],
                         signature_input(_channel_bytes(channel), frame[:end]),
                         channel=channel,
                     )
             elif self._require_signature:
                 raise SignatureError("frame is not signed")
-            body = frame[off:end]
             if encrypted:
                 ring = self._ring
                 if ring is None:
-                    raise UnknownKeyError(h[H_KEY_ID])
-                body = ring._open(h[H_KEY_ID], body, frame[:off] + _channel_bytes(channel))
+                    raise UnknownKeyError(fields[6])  # type: ignore[arg-type]
+                try:
+                    cb = self._cbytes[channel]
+                except (KeyError, TypeError):
+                    cb = self._decode_channel(channel)
+                body = ring._open(fields[6], frame, off, end, frame[:off] + cb)  # type: ignore[arg-type]
+            else:
+                body = frame[off:end]
             if flags & FLAG_COMPRESSED:
-                body = self._zstd.decompress(body, h[H_RAW_SIZE], h.get(H_DICT_ID))
+                assert x is not None  # parse_frame guarantees the raw size
+                body = self._zstd.decompress(body, x[H_RAW_SIZE], x.get(H_DICT_ID))
             try:
                 payload = loads(body)
             except Exception:  # any parser error on hostile bytes
                 raise FrameError("body cannot be parsed") from None
             if spec is not None:
-                if h[2] != spec.version:
-                    payload = self._registry.upcast(type_name, h[2], payload)
+                if fields[2] != spec.version:
+                    payload = self._registry.upcast(type_name, fields[2], payload)
                 if validate:
                     payload = self._registry.validate(spec, payload)
             elif validate:
                 raise SchemaError(f"unknown message type {type_name!r}")
         except CodecError as exc:
             # Errors carry context, never payload bytes.
-            if exc.message_id is None:
-                exc.message_id = h[0].hex()
+            if exc.message_id is None and fields is not None:
+                exc.message_id = fields[0].hex()
             if exc.channel is None:
                 exc.channel = channel
+            self._stats.fail(0, exc)
             raise
-        return Envelope._from_wire(h, payload)
+        next(self._n_dec)
+        env: Envelope = _new_envelope(Envelope)
+        env._f = fields
+        env._x = x
+        env._p = payload
+        return env
 
     # -- rotation -----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """The Envelope (metadata + payload) and the FrameHeader seen by :meth:`Codec.peek_header`.
 
-Both are read-only views over the wire header map, so decoding builds no per-field objects:
-a field is converted only when it is read.
+Both are read-only views over the decoded header — a tuple of the fixed fields and the
+(usually absent) extension map — so decoding builds no per-field objects: a field is
+converted only when it is read.
 """
 
 from __future__ import annotations
@@ -26,18 +27,12 @@ from .wire import (
     H_CORRELATION,
     H_DICT_ID,
     H_HEADERS,
-    H_ID,
-    H_KEY_ID,
-    H_PRODUCER,
     H_RAW_SIZE,
-    H_SEQ,
     H_SIGNER,
     H_TENANT,
-    H_TIME,
     H_TRACEPARENT,
     H_TRACESTATE,
-    H_TYPE,
-    H_VERSION,
+    Fields,
 )
 
 __all__ = ["Envelope", "FrameHeader"]
@@ -47,95 +42,100 @@ _EMPTY: Mapping[str, str] = types.MappingProxyType({})
 
 
 class _HeaderView:
-    __slots__ = ("_h",)
+    __slots__ = ("_f", "_x")
 
-    _h: dict[int, Any]
+    _f: Fields
+    _x: dict[int, Any] | None
+
+    def _opt(self, key: int) -> Any | None:
+        x = self._x
+        return None if x is None else x.get(key)
 
     @property
     def message_id(self) -> str:
         """Time-ordered unique id, 32 lowercase hex digits."""
-        return self._h[H_ID].hex()  # type: ignore[no-any-return]
+        return self._f[0].hex()
 
     @property
     def message_id_bytes(self) -> bytes:
         """The 16 raw bytes of the message id."""
-        return self._h[H_ID]  # type: ignore[no-any-return]
+        return self._f[0]
 
     @property
     def type(self) -> str:
         """Registered message type name."""
-        return self._h[H_TYPE]  # type: ignore[no-any-return]
+        return self._f[1]
 
     @property
     def schema_version(self) -> int:
         """Schema version the payload was written with (before any upcasting)."""
-        return self._h[H_VERSION]  # type: ignore[no-any-return]
+        return self._f[2]
 
     @property
     def produced_at_ns(self) -> int:
         """Production time, nanoseconds since the Unix epoch (UTC)."""
-        return self._h[H_TIME]  # type: ignore[no-any-return]
+        return self._f[3]
 
     @property
     def produced_at(self) -> _dt.datetime:
         """Production time as an aware UTC ``datetime`` (microsecond resolution)."""
-        return _EPOCH + _dt.timedelta(microseconds=self._h[H_TIME] // 1000)
+        return _EPOCH + _dt.timedelta(microseconds=self._f[3] // 1000)
 
     @property
     def producer_id(self) -> str:
         """Id of the producing process; sequences are counted per (producer, channel)."""
-        return self._h[H_PRODUCER]  # type: ignore[no-any-return]
+        return self._f[4]
 
     @property
     def sequence(self) -> int:
         """Per-(producer, channel) sequence number, starting at 1; gaps mean lost messages."""
-        return self._h[H_SEQ]  # type: ignore[no-any-return]
+        return self._f[5]
 
     @property
     def tenant(self) -> str | None:
         """Tenant id, if any."""
-        return self._h.get(H_TENANT)
+        return self._opt(H_TENANT)
 
     @property
     def classification(self) -> str:
         """Data classification (``internal`` when absent)."""
-        return self._h.get(H_CLASS, "internal")  # type: ignore[no-any-return]
+        return self._opt(H_CLASS) or "internal"
 
     @property
     def correlation_id(self) -> str | None:
         """Id shared by all messages of one conversation or workflow."""
-        return self._h.get(H_CORRELATION)
+        return self._opt(H_CORRELATION)
 
     @property
     def causation_id(self) -> str | None:
         """Id of the message that caused this one."""
-        return self._h.get(H_CAUSATION)
+        return self._opt(H_CAUSATION)
 
     @property
     def traceparent(self) -> str | None:
         """W3C ``traceparent``."""
-        return self._h.get(H_TRACEPARENT)
+        return self._opt(H_TRACEPARENT)
 
     @property
     def tracestate(self) -> str | None:
         """W3C ``tracestate``."""
-        return self._h.get(H_TRACESTATE)
+        return self._opt(H_TRACESTATE)
 
     @property
     def headers(self) -> Mapping[str, str]:
         """Free application headers (read-only)."""
-        free = self._h.get(H_HEADERS)
+        free = self._opt(H_HEADERS)
         return _EMPTY if free is None else types.MappingProxyType(free)
 
     @property
     def key_id(self) -> int | None:
         """Id of the key the body was sealed under; ``None`` when not encrypted."""
-        return self._h.get(H_KEY_ID)
+        return self._f[6]
 
     @property
     def signer_id(self) -> str | None:
         """Id of the Ed25519 signer; ``None`` when not signed."""
-        return self._h.get(H_SIGNER)
+        return self._opt(H_SIGNER)
 
 
 class FrameHeader(_HeaderView):
@@ -147,8 +147,11 @@ class FrameHeader(_HeaderView):
 
     __slots__ = ("body_size", "flags")
 
-    def __init__(self, header: dict[int, Any], flags: int, body_size: int) -> None:
-        self._h = header
+    def __init__(
+        self, fields: Fields, ext: dict[int, Any] | None, flags: int, body_size: int
+    ) -> None:
+        self._f = fields
+        self._x = ext
         self.flags = flags
         self.body_size = body_size
 
@@ -175,12 +178,12 @@ class FrameHeader(_HeaderView):
     @property
     def dictionary_id(self) -> int | None:
         """The zstd dictionary id, if one was used."""
-        return self._h.get(H_DICT_ID)
+        return self._opt(H_DICT_ID)
 
     @property
     def raw_size(self) -> int | None:
         """Size of the body after decompression, when compressed."""
-        return self._h.get(H_RAW_SIZE)
+        return self._opt(H_RAW_SIZE)
 
     def __repr__(self) -> str:
         return (
@@ -250,14 +253,9 @@ class Envelope(_HeaderView):
                 raise ConfigurationError("message_id", "must be 32 hex digits") from None
             if len(raw_id) != 16:
                 raise ConfigurationError("message_id", "must be 32 hex digits")
-        h: dict[int, Any] = {
-            H_ID: raw_id,
-            H_TYPE: type,
-            H_VERSION: schema_version,
-            H_TIME: time.time_ns() if produced_at_ns is None else produced_at_ns,
-            H_PRODUCER: producer_id,
-            H_SEQ: sequence,
-        }
+        produced = time.time_ns() if produced_at_ns is None else produced_at_ns
+        self._f = (raw_id, type, schema_version, produced, producer_id, sequence, None)
+        x: dict[int, Any] = {}
         for key, value in (
             (H_TENANT, tenant),
             (H_CORRELATION, correlation_id),
@@ -266,18 +264,19 @@ class Envelope(_HeaderView):
             (H_TRACESTATE, tracestate),
         ):
             if value is not None:
-                h[key] = value
+                x[key] = value
         if classification != "internal":
-            h[H_CLASS] = classification
+            x[H_CLASS] = classification
         if headers:
-            h[H_HEADERS] = dict(headers)
-        self._h = h
+            x[H_HEADERS] = dict(headers)
+        self._x = x or None
         self._p = payload
 
     @classmethod
-    def _from_wire(cls, header: dict[int, Any], payload: Any) -> Envelope:
+    def _from_wire(cls, fields: Fields, ext: dict[int, Any] | None, payload: Any) -> Envelope:
         env = cls.__new__(cls)
-        env._h = header
+        env._f = fields
+        env._x = ext
         env._p = payload
         return env
 

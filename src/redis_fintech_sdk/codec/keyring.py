@@ -8,7 +8,9 @@ Rotation follows Tink's order (see ``docs/encryption.md``):
 4. **retire** the old key (``disable``, later ``destroy``) once no frame under it is needed.
 
 Nonces are 96 random bits from ``os.urandom`` drawn inside the keyring when the codec seals
-a frame; callers never pass one. NIST SP 800-38D caps a key at 2^32 random-nonce
+a frame; callers never pass one. They are read from the OS in batches (one ``os.urandom``
+call per 256 nonces, about 0.4 us saved per frame) and each 12-byte slice is handed out once;
+a forked child discards the batch it inherited. NIST SP 800-38D caps a key at 2^32 random-nonce
 encryptions: each key counts its encryptions, warns (:class:`KeyUsageWarning`) at
 ``warn_after`` (default 2^30) and refuses past 2^32. The count is per process; rotate on a
 schedule as well.
@@ -19,10 +21,8 @@ Keys never appear in ``repr``, logs or errors, and a keyring refuses to be pickl
 from __future__ import annotations
 
 import enum
-import functools
 import itertools
 import logging
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import ConfigurationError, DecryptionError, PolicyError, UnknownKeyError
+from .nonces import NONCE_SIZE, _nonces
 
 __all__ = [
     "KEY_SIZE",
@@ -48,8 +49,6 @@ logger = logging.getLogger("redis_fintech_sdk.codec.keyring")
 
 KEY_SIZE = 32
 """AES-256 key length in bytes."""
-NONCE_SIZE = 12
-"""GCM nonce length in bytes (96 bits, random)."""
 TAG_SIZE = 16
 """GCM tag length in bytes."""
 
@@ -88,16 +87,27 @@ class KeyringStatistics:
 
 
 class _Key:
-    __slots__ = ("aead", "key_id", "material", "status", "uses", "warned")
+    __slots__ = ("aead", "decrypt", "key_id", "material", "status", "uses", "warned")
 
     def __init__(self, key_id: int, material: bytes, status: KeyStatus) -> None:
         self.key_id = key_id
         self.material: bytes | None = material
-        self.status = status
         # One AESGCM object per key: building one costs about a microsecond.
         self.aead: AESGCM | None = AESGCM(material)
+        self.set_status(status)
         self.uses = itertools.count(1)  # next() is atomic under the GIL
         self.warned = False
+
+    def set_status(self, status: KeyStatus) -> None:
+        self.status = status
+        if status is KeyStatus.DESTROYED:
+            self.material = None
+            self.aead = None
+        # The decoder's one check: a bound decrypt only while the key may decrypt.
+        aead = self.aead
+        self.decrypt: Callable[..., bytes] | None = None
+        if status is KeyStatus.ENABLED and aead is not None:
+            self.decrypt = aead.decrypt
 
     def used(self) -> int:
         # Peek without consuming: the count's repr is "count(n)".
@@ -137,7 +147,7 @@ class Keyring:
         self._warn_after = warn_after
         self._lock = threading.Lock()
         # Private test hook: vectors need fixed nonces. Never exposed publicly.
-        self._nonce_source: Callable[[], bytes] = functools.partial(os.urandom, NONCE_SIZE)
+        self._nonce_source: Callable[[], bytes] = _nonces.take
 
     # -- construction --------------------------------------------------------------------
 
@@ -189,10 +199,7 @@ class Keyring:
         with self._lock:
             if key_id in self._keys:
                 raise ConfigurationError("key_id", f"key id {key_id} is already in the keyring")
-            key = _Key(key_id, bytes(KEY_SIZE), KeyStatus.DESTROYED)
-            key.material = None
-            key.aead = None
-            self._keys[key_id] = key
+            self._keys[key_id] = _Key(key_id, bytes(KEY_SIZE), KeyStatus.DESTROYED)
 
     def generate_key(self, key_id: int | None = None) -> int:
         """Add a fresh random key (decrypt-only until promoted) and return its id.
@@ -260,10 +267,7 @@ class Keyring:
                 raise ConfigurationError("key_id", "promote another key before retiring this one")
             if key.status is KeyStatus.DESTROYED and status is not KeyStatus.DESTROYED:
                 raise ConfigurationError("key_id", f"key {key_id} was destroyed")
-            key.status = status
-            if status is KeyStatus.DESTROYED:
-                key.material = None
-                key.aead = None
+            key.set_status(status)
         logger.info("keyring: key %d is now %s", key_id, status.value)
 
     # -- inspection ----------------------------------------------------------------------
@@ -349,22 +353,25 @@ class Keyring:
             logger.warning("keyring: %s", msg)
             warnings.warn(KeyUsageWarning(msg), stacklevel=5)
 
-    def _open(self, key_id: int, sealed: bytes, aad: bytes) -> bytes:
-        """Decrypt ``nonce || ciphertext || tag`` sealed under ``key_id``.
+    def _open(self, key_id: int, frame: bytes, start: int, end: int, aad: bytes) -> bytes:
+        """Decrypt ``frame[start:end]`` = ``nonce || ciphertext || tag`` sealed under ``key_id``.
 
         Raises:
             UnknownKeyError: the id is not in the keyring, or its key was destroyed.
             DecryptionError: the key is retired, or authentication failed (any reason).
         """
         key = self._keys.get(key_id)
-        if key is None or key.aead is None:
-            raise UnknownKeyError(key_id)
-        if key.status is not KeyStatus.ENABLED:
+        decrypt = None if key is None else key.decrypt
+        if decrypt is None:
+            if key is None or key.aead is None:
+                raise UnknownKeyError(key_id)
             raise DecryptionError(f"key id {key_id} is retired")
-        if len(sealed) < NONCE_SIZE + TAG_SIZE:
+        mid = start + NONCE_SIZE
+        if end - mid < TAG_SIZE:
             raise DecryptionError()
         try:
-            return key.aead.decrypt(sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], aad)
+            # Slice the frame once per part: no intermediate copy of the sealed body.
+            return decrypt(frame[start:mid], frame[mid:end], aad)
         except InvalidTag:
             raise DecryptionError() from None
 

@@ -8,7 +8,6 @@ from .signing import SIGNATURE_SIZE, Signer, Verifier
 from .wire import (
     FLAG_ENCRYPTED,
     FLAG_SIGNED,
-    H_KEY_ID,
     H_SIGNER,
     Limits,
     build_head,
@@ -37,12 +36,14 @@ def reseal(
     """
     if keyring is None:
         raise PolicyError("rotate needs a keyring")
-    flags, h, off = parse_frame(frame, limits)
+    flags, fields, ext, off = parse_frame(frame, limits)
     primary = keyring._primary_for_seal()
-    if not flags & FLAG_ENCRYPTED or h[H_KEY_ID] == primary.key_id:
+    key_id = fields[6]
+    if key_id is None or key_id == primary.key_id:
         return frame
     end = len(frame)
     if flags & FLAG_SIGNED:
+        assert ext is not None  # parse_frame guarantees the signer id of a signed frame
         if signer is None:
             raise PolicyError("cannot rotate a signed frame without a signer")
         end -= SIGNATURE_SIZE
@@ -50,15 +51,15 @@ def reseal(
             raise FrameError("truncated frame")
         if verifier is not None:
             verifier.verify(
-                h[H_SIGNER],
+                ext[H_SIGNER],
                 frame[end:],
                 signature_input(channel, frame[:end]),
                 channel=channel_name,
             )
-        h[H_SIGNER] = signer.signer_id
-    plain = keyring._open(h[H_KEY_ID], frame[off:end], frame[:off] + channel)
-    h[H_KEY_ID] = primary.key_id
-    head = build_head(flags, h, limits)
+        ext = dict(ext)
+        ext[H_SIGNER] = signer.signer_id
+    plain = keyring._open(key_id, frame, off, end, frame[:off] + channel)
+    head = build_head(flags | FLAG_ENCRYPTED, fields, ext, primary.key_id, limits)
     out = head + keyring._seal(primary, plain, head + channel)
     if signer is not None and flags & FLAG_SIGNED:
         out += signer.sign(signature_input(channel, out))

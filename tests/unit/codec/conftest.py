@@ -6,10 +6,12 @@ pytest resolve them the same way.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import msgpack
 import pytest
 
 from redis_fintech_sdk.codec import (
@@ -123,3 +125,36 @@ def make_codec(keyring: Keyring, signer: Signer) -> Callable[..., Codec]:
         )
 
     return build
+
+
+_FIXED = struct.Struct("<16sQQIIBH")  # docs/wire-format.md §2, after the 6-byte prefix
+
+
+class HeaderTools:
+    """Read and rewrite a frame's header as one dict (keys 0-6 fixed, 7+ extension map)."""
+
+    @staticmethod
+    def split(frame: bytes) -> tuple[int, dict[int, Any]]:
+        off = 6 + int.from_bytes(frame[4:6], "little")
+        mid, ts, seq, ver, kid, tlen, plen = _FIXED.unpack_from(frame, 6)
+        p, q = 49 + tlen, 49 + tlen + plen
+        ext = msgpack.unpackb(frame[q:off], strict_map_key=False) if q < off else {}
+        fixed = {0: mid, 1: frame[49:p].decode(), 2: ver, 3: ts, 4: frame[p:q].decode(), 5: seq}
+        return off, {**fixed, 6: kid, **ext}
+
+    @staticmethod
+    def join(frame: bytes, header: dict[int, Any], *, raw_ext: bytes | None = None) -> bytes:
+        """``frame`` with its header replaced (the body and signature are kept as they are)."""
+        off = 6 + int.from_bytes(frame[4:6], "little")
+        tb: bytes = header[1].encode()
+        pb: bytes = header[4].encode()
+        ext = {k: v for k, v in header.items() if not 0 <= k <= 6}
+        xb: bytes = raw_ext if raw_ext is not None else (msgpack.packb(ext) if ext else b"")
+        fixed = _FIXED.pack(header[0], header[3], header[5], header[2], header[6], len(tb), len(pb))
+        hb = fixed + tb + pb + xb
+        return frame[:4] + len(hb).to_bytes(2, "little") + hb + frame[off:]
+
+
+@pytest.fixture
+def headers() -> HeaderTools:
+    return HeaderTools()

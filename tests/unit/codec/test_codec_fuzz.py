@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,7 @@ def _random_value(rng: random.Random, depth: int = 0) -> Any:
     }
 
 
-def _mutate(rng: random.Random, frame: bytes) -> bytes:
+def _mutate(rng: random.Random, frame: bytes, headers: Any) -> bytes:
     op = rng.randrange(8)
     buf = bytearray(frame)
     if op == 0:  # flip 1-3 random bytes
@@ -52,20 +53,19 @@ def _mutate(rng: random.Random, frame: bytes) -> bytes:
         pos = rng.randrange(len(buf) + 1)
         buf[pos:pos] = rng.randbytes(rng.randrange(1, 9))
     elif op == 3:  # random header length
-        buf[4:6] = rng.randrange(65536).to_bytes(2, "big")
+        buf[4:6] = rng.randrange(65536).to_bytes(2, "little")
     elif op == 4:  # random flags
         buf[3] = rng.randrange(256)
-    elif op == 5:  # one header field replaced by a random value (valid msgpack)
-        hlen = int.from_bytes(frame[4:6], "big")
-        header = msgpack.unpackb(frame[6 : 6 + hlen], strict_map_key=False)
+    elif op == 5:  # extension map: one entry set to a random value (keys 0-6 are reserved)
+        _, header = headers.split(frame)
+        fixed = {k: header.pop(k) for k in range(7)}
         header[rng.randrange(18)] = _random_value(rng)
         if rng.random() < 0.2:
             del header[rng.choice(list(header))]
-        hb: bytes = msgpack.packb(header)
-        return frame[:4] + len(hb).to_bytes(2, "big") + hb + frame[6 + hlen :]
+        ext: bytes = msgpack.packb(header)
+        return headers.join(frame, fixed, raw_ext=ext)  # type: ignore[no-any-return]
     elif op == 6:  # body replaced by random bytes
-        hlen = int.from_bytes(frame[4:6], "big")
-        del buf[6 + hlen :]
+        del buf[6 + int.from_bytes(frame[4:6], "little") :]
         buf += rng.randbytes(rng.randrange(0, 200))
     else:  # splice two halves
         cut = rng.randrange(len(buf))
@@ -74,7 +74,7 @@ def _mutate(rng: random.Random, frame: bytes) -> bytes:
 
 
 def test_100k_fuzzed_inputs_raise_only_codec_errors(
-    make_codec: Callable[..., Codec], tick: Message, trade: Message
+    make_codec: Callable[..., Codec], tick: Message, trade: Message, headers: Any
 ) -> None:
     rng = random.Random(20240501)
     codecs = [
@@ -99,7 +99,7 @@ def test_100k_fuzzed_inputs_raise_only_codec_errors(
             if i % 8 == 0:
                 data = b"\xc1\x46\x01" + data
         else:
-            data = _mutate(rng, seed)
+            data = _mutate(rng, seed, headers)
         start = time.perf_counter()
         try:
             codec.decode(data, channel="fuzz", validate=bool(i & 1))
@@ -141,41 +141,70 @@ _header_values = st.recursive(
 )
 
 
+_u64 = st.integers(min_value=0, max_value=2**64 - 1)
+_u32 = st.integers(min_value=0, max_value=2**32 - 1)
+
+
 @settings(
     max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    header=st.dictionaries(
+    ext=st.dictionaries(
         st.integers(min_value=-2, max_value=20) | st.text(max_size=2), _header_values, max_size=20
     ),
+    fixed=st.tuples(st.binary(min_size=16, max_size=16), _u64, _u64, _u32, _u32),
+    names=st.tuples(st.binary(max_size=4), st.binary(max_size=4)),
     flags=st.integers(min_value=0, max_value=255),
     body=st.binary(max_size=100),
 )
 def test_structured_headers(
-    make_codec: Callable[..., Codec], header: dict[Any, Any], flags: int, body: bytes
+    make_codec: Callable[..., Codec],
+    ext: dict[Any, Any],
+    fixed: tuple[bytes, int, int, int, int],
+    names: tuple[bytes, bytes],
+    flags: int,
+    body: bytes,
 ) -> None:
-    hb: bytes = msgpack.packb(header)
-    frame = b"\xc1\x46\x01" + bytes((flags,)) + len(hb).to_bytes(2, "big") + hb + body
+    tb, pb = names
+    hb = struct.pack("<16sQQIIBH", *fixed, len(tb), len(pb)) + tb + pb
+    if ext:
+        hb += msgpack.packb(ext)
+    frame = b"\xc1\x46\x01" + bytes((flags,)) + len(hb).to_bytes(2, "little") + hb + body
     with contextlib.suppress(CodecError):
         make_codec().decode(frame, channel="c", validate=False)
+    with contextlib.suppress(CodecError):
+        make_codec().peek_header(frame)
 
 
-def test_duplicate_header_keys_are_refused(make_codec: Callable[..., Codec], tick: Message) -> None:
+def test_duplicate_header_keys_are_refused(
+    make_codec: Callable[..., Codec], tick: Message, headers: Any
+) -> None:
     codec = make_codec(encrypt=False)
-    frame = codec.encode(tick, channel="c")
-    hlen = int.from_bytes(frame[4:6], "big")
-    hb = frame[6 : 6 + hlen]
-    # Append a duplicate "sequence" entry and bump the map's entry count.
-    dup = bytes((hb[0] + 1,)) + hb[1:] + b"\x05\x07"
-    bad = frame[:4] + len(dup).to_bytes(2, "big") + dup + frame[6 + hlen :]
+    frame = codec.encode(tick, channel="c", tenant="t")
+    _, header = headers.split(frame)
+    ext = {k: v for k, v in header.items() if k > 6}
+    xb: bytes = msgpack.packb(ext)
+    # Append a duplicate "tenant" entry and bump the map's entry count.
+    dup = bytes((xb[0] + 1,)) + xb[1:] + b"\x07\xa1u"
     with pytest.raises(CodecError, match="duplicate"):
-        codec.decode(bad, channel="c")
+        codec.decode(headers.join(frame, header, raw_ext=dup), channel="c")
+    # A fixed field repeated in the map is refused too (two places, one meaning).
+    for key, value in ((5, 7), (1, "md.tick"), (6, 0)):
+        with pytest.raises(CodecError, match="fixed field"):
+            codec.decode(
+                headers.join(
+                    frame,
+                    {**header, key + 100: 0, key: header[key]},
+                    raw_ext=msgpack.packb({**ext, key: value}),
+                ),
+                channel="c",
+            )
     nested = codec.encode(tick, channel="c", headers={"a": "1"})
-    hlen = int.from_bytes(nested[4:6], "big")
+    hlen = int.from_bytes(nested[4:6], "little")
     hb = nested[6 : 6 + hlen]
     i = hb.index(b"\x81\xa1a\xa11")
     hb2 = hb[:i] + b"\x82\xa1a\xa11\xa1a\xa12" + hb[i + 5 :]
-    bad = nested[:4] + len(hb2).to_bytes(2, "big") + hb2 + nested[6 + hlen :]
+    bad = nested[:4] + len(hb2).to_bytes(2, "little") + hb2 + nested[6 + hlen :]
     with pytest.raises(CodecError, match="malformed header"):
         codec.decode(bad, channel="c")
 
@@ -188,6 +217,7 @@ def test_duplicate_header_keys_are_refused(make_codec: Callable[..., Codec], tic
         b"\xc1\x46",
         b"\xc1\x46\x01\x00\x00",
         b"\xc1\x46\x01\x00\x00\x00",
+        b"\xc1\x46\x01\x00\x2b\x00" + bytes(43),
         b"{}",
         b"\x80",
     ],

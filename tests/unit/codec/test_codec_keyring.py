@@ -59,7 +59,7 @@ def test_usage_counter_warns_then_refuses(trade: Message, registry: MessageRegis
 def test_nonces_are_fresh(keyring: Keyring, registry: MessageRegistry) -> None:
     codec = Codec(registry=registry, keyring=keyring)
     frames = [codec.encode_raw("x", {}, channel="c") for _ in range(2000)]
-    nonces = {f[6 + int.from_bytes(f[4:6], "big") :][:12] for f in frames}
+    nonces = {f[6 + int.from_bytes(f[4:6], "little") :][:12] for f in frames}
     assert len(nonces) == 2000
 
 
@@ -151,3 +151,16 @@ def test_no_primary_cannot_encrypt(trade: Message, registry: MessageRegistry) ->
     ring.add(1, bytes(32))
     with pytest.raises(PolicyError, match="primary"):
         Codec(registry=registry, keyring=ring).encode(trade, channel="t")
+
+
+def test_nonce_pool_never_repeats_and_forgets_its_batch_after_fork() -> None:
+    from redis_fintech_sdk.codec.nonces import _BATCH, _NoncePool
+
+    pool = _NoncePool()
+    drawn = [pool.take() for _ in range(3 * _BATCH + 5)]  # several refills
+    assert len(set(drawn)) == len(drawn)
+    assert all(len(n) == 12 for n in drawn)
+    pending = list(pool._batch)
+    pool.reset()  # what os.register_at_fork runs in a child
+    after = [pool.take() for _ in range(len(pending))]
+    assert not set(after) & set(pending)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from redis_fintech_sdk.codec import JSON, MSGPACK, Codec, Envelope, Message
-from redis_fintech_sdk.errors import SchemaError
+from redis_fintech_sdk.errors import FrameError, SchemaError
 
 FLAG_COMBOS = [
     {"serializer": ser, "compress": comp, "encrypt": enc, "sign": sig}
@@ -153,3 +153,49 @@ def test_bytearray_and_memoryview_frames_decode(
     frame = codec.encode(tick, channel="c")
     assert codec.decode(bytearray(frame), channel="c").payload == tick
     assert codec.decode(memoryview(frame), channel="c").payload == tick
+
+
+def test_statistics_count_frames_and_failures_by_class(
+    make_codec: Callable[..., Codec], tick: Message
+) -> None:
+    from redis_fintech_sdk.codec import CodecStatistics
+    from redis_fintech_sdk.errors import CodecError
+
+    codec = make_codec()
+    frame = codec.encode(tick, channel="a")
+    codec.encode_raw("x", {}, channel="a")
+    codec.decode(frame, channel="a")
+    for bad, channel in ((frame, "b"), (b"junk", "a"), (frame[:-1], "a")):
+        with pytest.raises(CodecError):
+            codec.decode(bad, channel=channel)
+    with pytest.raises(SchemaError):
+        codec.encode_raw("x", {"a": object()}, channel="a")
+    stats = codec.statistics()
+    assert isinstance(stats, CodecStatistics)
+    assert (stats.encoded, stats.decoded) == (2, 1)
+    assert stats.failed == {"DecryptionError": 2, "UnsupportedVersionError": 1}
+    assert stats.encode_failed == {"SchemaError": 1}
+    with pytest.raises(AttributeError):
+        stats.encoded = 0  # type: ignore[misc]
+
+
+def test_decoded_envelope_re_encodes_for_forwarding(
+    make_codec: Callable[..., Codec], tick: Message
+) -> None:
+    codec = make_codec(compress=True, sign=True)
+    env = codec.decode(codec.encode(tick, channel="a", tenant="t"), channel="a")
+    plain = make_codec(encrypt=False)
+    out = plain.decode(plain.encode(env, channel="b"), channel="b")
+    assert out.payload == tick
+    assert (out.message_id, out.sequence, out.tenant) == (env.message_id, env.sequence, "t")
+    assert (out.key_id, out.signer_id) == (None, None)
+
+
+def test_key_id_on_an_unencrypted_frame_is_refused(
+    make_codec: Callable[..., Codec], tick: Message
+) -> None:
+    codec = make_codec(encrypt=False)
+    frame = bytearray(codec.encode(tick, channel="a"))
+    frame[42] = 1  # key id (u32 LE at offset 42) on a frame without the encrypted flag
+    with pytest.raises(FrameError, match="key id"):
+        codec.decode(bytes(frame), channel="a")

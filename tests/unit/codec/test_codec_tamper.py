@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-import msgpack
 import pytest
 
 from redis_fintech_sdk.codec import (
@@ -23,24 +23,13 @@ from redis_fintech_sdk.errors import (
 )
 
 
-def _split(frame: bytes) -> tuple[int, dict[int, object]]:
-    hlen = int.from_bytes(frame[4:6], "big")
-    return 6 + hlen, msgpack.unpackb(frame[6 : 6 + hlen], strict_map_key=False)
-
-
-def _with_header(frame: bytes, header: dict[int, object]) -> bytes:
-    off, _ = _split(frame)
-    hb: bytes = msgpack.packb(header)
-    return frame[:4] + len(hb).to_bytes(2, "big") + hb + frame[off:]
-
-
 @pytest.mark.parametrize("compress", [False, True])
 def test_every_single_byte_flip_of_a_sealed_frame_is_refused(
-    make_codec: Callable[..., Codec], compress: bool, trade: Message
+    make_codec: Callable[..., Codec], compress: bool, trade: Message, headers: Any
 ) -> None:
     codec = make_codec(compress=compress)
     frame = codec.encode(trade, channel="trades")
-    off, _ = _split(frame)
+    off, _ = headers.split(frame)
     for pos in range(len(frame)):
         for mask in (0x01, 0x80, 0xFF):
             bad = bytearray(frame)
@@ -64,17 +53,26 @@ def _parses_as_sealed(codec: Codec, frame: bytes) -> bool:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [(5, 999), (7, "other-tenant"), (3, 1), (1, "md.tick"), (4, "mallory"), (8, "public")],
+    [
+        (5, 999),
+        (7, "other-tenant"),
+        (3, 1),
+        (1, "md.tick"),
+        (4, "mallory"),
+        (8, "public"),
+        (2, 2),
+        (0, bytes(16)),
+    ],
 )
 def test_edited_header_fails_authentication(
-    make_codec: Callable[..., Codec], field: int, value: object, trade: Message
+    make_codec: Callable[..., Codec], field: int, value: object, trade: Message, headers: Any
 ) -> None:
     codec = make_codec()
     frame = codec.encode(trade, channel="trades", tenant="acme")
-    _, header = _split(frame)
+    _, header = headers.split(frame)
     header[field] = value
     with pytest.raises(DecryptionError):
-        codec.decode(_with_header(frame, header), channel="trades")
+        codec.decode(headers.join(frame, header), channel="trades")
 
 
 def test_other_channel_fails_authentication(
