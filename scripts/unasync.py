@@ -45,6 +45,9 @@ SUBS: list[tuple[str, str]] = [
     (r"\bAsyncStreamAdmin\b", "StreamAdmin"),
     (r"\bAsyncDeadLetterQueue\b", "DeadLetterQueue"),
     (r"\bAsyncStreamTail\b", "StreamTail"),
+    # hooks: the sync twins call the blocking audit sink and rate limiter.
+    (r"\bAuditSink\b", "SyncAuditSink"),
+    (r"\bLimiter\b", "SyncLimiter"),
 ]
 
 HEADER = (

@@ -13,6 +13,7 @@ LEVEL = {
     "errors": 0,
     "settings": 0,
     "_version": 0,
+    "hooks": 0,
     "connection": 1,
     "codec": 2,
     "channels": 2,

@@ -7,7 +7,8 @@
   into, with :class:`NoopMetrics`, :class:`InMemoryMetrics`, :class:`PrometheusMetrics` and
   :class:`OpenTelemetryMetrics`.
 * Tracing: W3C ``traceparent`` carried in the envelope header; :func:`inject`,
-  :func:`extract`, :func:`publish_span`, :func:`consume_span`.
+  :func:`extract`, :func:`publish_span`, :func:`consume_span`, and
+  :class:`OpenTelemetryTracing`, the ``tracing=`` hook of publishers and consumers.
 * Health: :class:`HealthServer` serving ``/healthz``, ``/readyz`` and ``/metrics``.
 
 See ``docs/observability.md``.
@@ -62,6 +63,7 @@ from redis_fintech_sdk.observability._replies import (
 )
 from redis_fintech_sdk.observability._tracing import (
     TRACE_HEADERS,
+    OpenTelemetryTracing,
     consume_span,
     extract,
     get_tracer,
@@ -88,6 +90,7 @@ __all__ = [
     "MultiMetrics",
     "NoopMetrics",
     "OpenTelemetryMetrics",
+    "OpenTelemetryTracing",
     "PrometheusMetrics",
     "PubSubStats",
     "ReadinessCheck",

@@ -7,13 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from redis_fintech_sdk.errors import MissingExtraError
-from redis_fintech_sdk.observability._metrics import (
-    SDK_METRICS,
-    Labels,
-    MetricKind,
-    MetricSpec,
-    check_metric,
-)
+from redis_fintech_sdk.hooks import SDK_METRICS, Labels, MetricKind, MetricSpec
+from redis_fintech_sdk.observability._metrics import check_metric
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

@@ -1,20 +1,32 @@
 """The one metrics interface the SDK reports into, its catalogue, and two plain backends.
 
+The interface (:class:`Metrics`, :class:`NoopMetrics`) and the catalogue
+(:data:`SDK_METRICS`) live in :mod:`redis_fintech_sdk.hooks`, where the Pub/Sub and Streams
+layers can reach them; they are re-exported here.
+
 Publishers, subscribers, stream consumers, breakers and retry loops call
 :meth:`Metrics.inc` / :meth:`Metrics.set` / :meth:`Metrics.observe` with a name from
 :data:`SDK_METRICS`; a backend turns that into Prometheus (:class:`PrometheusMetrics`),
 OpenTelemetry (:class:`OpenTelemetryMetrics`) or memory (:class:`InMemoryMetrics`). The
-default is :class:`NoopMetrics`, which costs one method call.
+default (``metrics=None``) reports nothing and costs one ``is None`` test.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
 
 from redis_fintech_sdk.errors import ConfigurationError
+from redis_fintech_sdk.hooks import (
+    BREAKER_STATE_VALUES,
+    LATENCY_BUCKETS,
+    SDK_METRICS,
+    Labels,
+    MetricKind,
+    Metrics,
+    MetricSpec,
+    NoopMetrics,
+)
 from redis_fintech_sdk.resilience import CircuitBreaker, CircuitBreakerListener, StateChange
 
 __all__ = [
@@ -22,135 +34,13 @@ __all__ = [
     "SDK_METRICS",
     "BreakerMetricsListener",
     "InMemoryMetrics",
+    "LATENCY_BUCKETS",
     "MetricKind",
     "MetricSpec",
     "Metrics",
     "MultiMetrics",
     "NoopMetrics",
 ]
-
-MetricKind = Literal["counter", "gauge", "histogram"]
-Labels = Mapping[str, str]
-
-#: Handler latencies: 100 µs … 10 s.
-LATENCY_BUCKETS: tuple[float, ...] = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0, 10.0,
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class MetricSpec:
-    """One metric of the catalogue.
-
-    Attributes:
-        name: name without the namespace (``messages_published_total``).
-        kind: ``counter``, ``gauge`` or ``histogram``.
-        help: one-line description.
-        labels: label names, in order.
-        buckets: histogram buckets (seconds).
-    """
-
-    name: str
-    kind: MetricKind
-    help: str
-    labels: tuple[str, ...] = ()
-    buckets: tuple[float, ...] = LATENCY_BUCKETS
-
-
-def _spec(name: str, kind: MetricKind, help: str, *labels: str) -> MetricSpec:
-    return MetricSpec(name, kind, help, labels)
-
-
-#: Every metric the SDK reports. Label values should be channel or stream *families*
-#: (``market.price``), not one value per symbol, to keep cardinality bounded.
-SDK_METRICS: Mapping[str, MetricSpec] = {
-    s.name: s
-    for s in (
-        _spec("messages_published_total", "counter", "Messages published", "channel", "kind"),
-        _spec(
-            "messages_delivered_total",
-            "counter",
-            "Messages delivered to handlers",
-            "channel",
-            "kind",
-        ),
-        _spec(
-            "messages_dropped_total",
-            "counter",
-            "Messages dropped by a buffer policy",
-            "channel",
-            "policy",
-        ),
-        _spec("sequence_gaps_total", "counter", "Per-producer sequence gaps detected", "channel"),
-        _spec("messages_missed_total", "counter", "Messages lost in detected gaps", "channel"),
-        _spec(
-            "decode_errors_total", "counter", "Frames that failed to decode", "channel", "reason"
-        ),
-        _spec("retries_total", "counter", "Operations retried", "operation"),
-        _spec("reconnects_total", "counter", "Connections re-established", "component"),
-        _spec("connection_errors_total", "counter", "Connection failures", "component"),
-        _spec(
-            "dead_letters_total",
-            "counter",
-            "Entries moved to a dead-letter stream",
-            "stream",
-            "group",
-        ),
-        _spec(
-            "circuit_breaker_state",
-            "gauge",
-            "Breaker state (0 closed, 1 half-open, 2 open)",
-            "breaker",
-        ),
-        _spec("consumer_lag", "gauge", "Entries not yet delivered to a group", "stream", "group"),
-        _spec(
-            "consumer_pending", "gauge", "Entries delivered but not acknowledged", "stream", "group"
-        ),
-        _spec(
-            "subscriber_buffer_size", "gauge", "Messages waiting in a subscriber buffer", "channel"
-        ),
-        _spec("handler_duration_seconds", "histogram", "Time spent in message handlers", "channel"),
-        _spec("publish_duration_seconds", "histogram", "Time to publish one message", "channel"),
-    )
-}
-
-#: Gauge values of ``circuit_breaker_state``.
-BREAKER_STATE_VALUES: Mapping[str, float] = {
-    "closed": 0.0,
-    "disabled": 0.0,
-    "metrics_only": 0.0,
-    "half_open": 1.0,
-    "open": 2.0,
-    "forced_open": 2.0,
-}
-
-
-@runtime_checkable
-class Metrics(Protocol):
-    """Where SDK components report. Implementations must be thread-safe and never raise."""
-
-    def inc(self, name: str, amount: float = 1.0, labels: Labels | None = None) -> None:
-        """Add ``amount`` to the counter ``name``."""
-
-    def set(self, name: str, value: float, labels: Labels | None = None) -> None:
-        """Set the gauge ``name``."""
-
-    def observe(self, name: str, value: float, labels: Labels | None = None) -> None:
-        """Record ``value`` (seconds for durations) in the histogram ``name``."""
-
-
-class NoopMetrics:
-    """Discards everything (the default)."""
-
-    def inc(self, name: str, amount: float = 1.0, labels: Labels | None = None) -> None:
-        """Do nothing."""
-
-    def set(self, name: str, value: float, labels: Labels | None = None) -> None:
-        """Do nothing."""
-
-    def observe(self, name: str, value: float, labels: Labels | None = None) -> None:
-        """Do nothing."""
 
 
 def check_metric(

@@ -9,7 +9,7 @@ continues the producer's trace. Needs the ``otel`` extra.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from redis_fintech_sdk.errors import MissingExtraError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TRACE_HEADERS",
+    "OpenTelemetryTracing",
     "consume_span",
     "extract",
     "get_tracer",
@@ -178,3 +179,52 @@ def consume_span(
         attributes=attrs,
     ) as span:
         yield span
+
+
+class OpenTelemetryTracing:
+    """The :class:`~redis_fintech_sdk.hooks.Tracing` hook on OpenTelemetry.
+
+    Pass it as ``tracing=`` to publishers, subscribers, stream producers and consumers: each
+    publish runs in a PRODUCER span whose context travels in the envelope header, and each
+    handled message in a CONSUMER span that continues (or, with ``link_only``, links to)
+    the producer's trace.
+
+    Args:
+        tracer_provider: where spans go (the global provider by default).
+        link_only: consumer spans start new traces linked to the producer's span.
+        system: ``messaging.system`` attribute.
+
+    Raises:
+        MissingExtraError: opentelemetry-api is not installed.
+
+    Example:
+        >>> pub = AsyncPublisher(client, tracing=OpenTelemetryTracing())  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, tracer_provider: Any = None, *, link_only: bool = False, system: str = "redis"
+    ) -> None:
+        self.tracer = get_tracer(tracer_provider)
+        self.link_only = link_only
+        self.system = system
+
+    def publish_span(
+        self, channel: str, headers: MutableMapping[str, str], *, operation: str = "publish"
+    ) -> AbstractContextManager[object]:
+        """A PRODUCER span; writes ``traceparent``/``tracestate`` into ``headers`` on entry."""
+        return publish_span(
+            channel, headers, tracer=self.tracer, system=self.system, operation=operation
+        )
+
+    def consume_span(
+        self, channel: str, carrier: Any, *, operation: str = "process"
+    ) -> AbstractContextManager[object]:
+        """A CONSUMER span continuing the trace in ``carrier`` (envelope, header or dict)."""
+        return consume_span(
+            channel,
+            carrier if carrier is not None else {},
+            tracer=self.tracer,
+            system=self.system,
+            operation=operation,
+            link_only=self.link_only,
+        )

@@ -189,6 +189,16 @@ class MessageBuffer(Generic[T]):
         self._delivered += 1
         return item
 
+    def peek_oldest(self) -> T | None:
+        """The message :meth:`pop` would return, without taking it (``None`` when empty)."""
+        if self.policy is OverflowPolicy.CONFLATE:
+            return next(iter(self._slots.values()), None)
+        return self._fifo[0] if self._fifo else None
+
+    def discarded(self) -> tuple[int, int, int]:
+        """``(dropped_oldest, dropped_newest, conflated)`` so far, cheaper than statistics()."""
+        return self._dropped_oldest, self._dropped_newest, self._conflated
+
     def clear(self) -> int:
         """Discard everything buffered (counted as ``dropped_oldest``); return how many."""
         n = len(self)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from redis_fintech_sdk.connection import map_redis_error
+from redis_fintech_sdk.errors import AuthorizationError
 from redis_fintech_sdk.resilience import Backoff, is_retryable
 
 from ._events import Connected, Disconnected, PossibleGap, Resubscribed
 from ._links import Link, current_primary, open_links
+from ._observer import name_refused
 from ._subscriptions import CONFIRMATIONS, REMOVALS, SubscriptionKind
 
 if TYPE_CHECKING:
@@ -68,11 +70,14 @@ class Supervisor:
         attempts = 0
         while True:
             attempts += 1
+            # The principal's rights may have changed while we were away: ask again
+            # before resubscribing (AuthorizationError is not retryable: it ends the loop).
+            await self.sub._authorize_wanted()
             try:
                 await self._connect()
             except Exception as exc:
                 await self._close_links()
-                error = _mapped(exc, self.sub.client.address)
+                error = self._refusal(exc) or _mapped(exc, self.sub.client.address)
                 if not is_retryable(error) and not isinstance(error, TimeoutError):
                     raise error from exc
                 _log.info("pubsub connect failed (%s); retrying", type(error).__name__)
@@ -99,10 +104,10 @@ class Supervisor:
             sub._state_changed()
             try:
                 await self._send_missing()
-                await sub._catch_up()
+                await self._catch_up()
                 await self._serve()
             except Exception as exc:
-                error = _mapped(exc, sub.client.address)
+                error = self._refusal(exc) or _mapped(exc, sub.client.address)
                 if not is_retryable(error) and not isinstance(exc, _Lost):
                     raise error from exc
                 self._reason = getattr(exc, "reason", type(error).__name__)
@@ -173,11 +178,58 @@ class Supervisor:
         except _Lost as exc:
             self._reason = self._reason or exc.reason
         except Exception as exc:
-            error = _mapped(exc, self.sub.client.address)
+            error = self._refusal(exc) or _mapped(exc, self.sub.client.address)
             if not is_retryable(error):
                 raise error from exc
             self._reason = self._reason or type(error).__name__
         scope.cancel()
+
+    def _refusal(self, exc: BaseException) -> AuthorizationError | None:
+        """A server NOPERM on a subscription, as AuthorizationError naming the channel."""
+        mapped = _mapped(exc, self.sub.client.address)
+        if not isinstance(mapped, AuthorizationError) or mapped is exc:
+            return None
+        sub = self.sub
+        pending = sorted(
+            sub._wanted.expected_confirmations() - sub._confirmed, key=lambda kn: kn[0].value
+        )
+        name = name_refused(exc, pending)
+        command = pending[0][0].subscribe_command if pending else None
+        return AuthorizationError(
+            "NOPERM: not allowed to subscribe to this channel",
+            address=sub.client.address,
+            command=command,
+            channel=name,
+        )
+
+    async def _catch_up(self) -> None:
+        """Replay what replayable channels missed, from the last stream id seen."""
+        sub = self.sub
+        replay = sub._replay
+        if replay is None:
+            return
+        redis = sub.client.redis
+        for channel, last in list(sub._intake.cursors.items()):
+            if (SubscriptionKind.CHANNEL, channel) not in sub._wanted:
+                continue
+            start = f"({last}"
+            while True:
+                with sub.client.translate_errors("XRANGE", key=replay.stream_key(channel)):
+                    entries: Any = await redis.xrange(
+                        replay.stream_key(channel), min=start, count=replay.batch
+                    )
+                for raw_id, fields in entries:
+                    sid = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+                    frame = fields.get(b"f") or fields.get("f") or b""
+                    delivery, events = sub._intake.accept(channel, frame, stream_id=sid)
+                    for event in events:
+                        sub._emit(event)
+                    if delivery is not None:
+                        sub._replayed += 1
+                        await sub._offer(delivery)
+                    start = f"({sid}"
+                if len(entries) < replay.batch:
+                    break
 
     # ---------------------------------------------------------------- tasks
 

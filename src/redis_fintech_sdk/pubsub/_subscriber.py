@@ -15,11 +15,13 @@ from anyio.abc import TaskGroup
 from redis_fintech_sdk.channels import Channel, ChannelPattern
 from redis_fintech_sdk.connection import AsyncClient
 from redis_fintech_sdk.errors import CodecError, RedisTimeoutError
+from redis_fintech_sdk.hooks import AuditSink, ChannelPolicy, Metrics, Tracing
 
 from ._buffer import MessageBuffer, OverflowPolicy
 from ._config import SubscriberConfig
 from ._events import BadFrame, HandlerFailed, SubscriberEvent, SubscriberStatistics
 from ._intake import Intake
+from ._observer import SubscriberHooks, authorize, observed, safe_record
 from ._replay import ReplayConfig
 from ._session import Supervisor
 from ._subscriptions import Handler, HandlerRegistry, SubscriptionKind, SubscriptionSet
@@ -49,6 +51,16 @@ class AsyncSubscriber:
         codec: the frame codec (default: a new Codec); ``None`` with ``decode=False``.
         config: buffering, liveness, reconnect and filter settings.
         replay: replayable channels to catch up from their streams after a reconnect.
+        metrics: reports ``messages_delivered_total``, ``messages_dropped_total`` (by
+            policy), ``sequence_gaps_total``/``messages_missed_total``,
+            ``decode_errors_total``, ``reconnects_total`` and ``handler_duration_seconds``.
+        tracing: a CONSUMER span continuing the producer's trace around each handler
+            call (``process``), or at each ``get()`` when iterating (``receive``).
+        authorizer: ``check_subscribe(name, principal)`` before every ``SUBSCRIBE``,
+            ``PSUBSCRIBE`` and ``SSUBSCRIBE``, and again before each resubscription.
+        principal: who subscribes (for ``authorizer``; its ``id`` is the audit actor).
+        audit: records ``permission_denied`` and quarantined bad frames (``consumed`` /
+            ``failure``). A failing sink is logged, never fatal.
     """
 
     def __init__(
@@ -58,8 +70,20 @@ class AsyncSubscriber:
         codec: FrameCodec | None = None,
         config: SubscriberConfig | None = None,
         replay: ReplayConfig | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+        authorizer: ChannelPolicy | None = None,
+        principal: Any = None,
+        audit: AuditSink | None = None,
     ) -> None:
         self.client = client
+        self._hooks = SubscriberHooks.create(
+            metrics=metrics,
+            tracing=tracing,
+            authorizer=authorizer,
+            principal=principal,
+            audit=audit,
+        )
         self.config = cfg = config or SubscriberConfig()
         self.codec = codec if codec is not None or not cfg.decode else default_codec()
         self._intake = Intake(self.codec, cfg, replay)
@@ -166,6 +190,8 @@ class AsyncSubscriber:
         await self._remove(SubscriptionKind.SHARD, [str(c) for c in channels])
 
     async def _add(self, kind: SubscriptionKind, names: list[str], wait: bool) -> None:
+        if self._hooks is not None:
+            await authorize(self._hooks, kind, names)
         new = self._wanted.add(kind, names)
         if not new or self._tg is None:
             return
@@ -186,6 +212,16 @@ class AsyncSubscriber:
                 self._intake.tracker.forget(name)
         if gone and self._tg is not None:
             await self._supervisor.send(kind, kind.unsubscribe_command, tuple(gone))
+
+    async def _authorize_wanted(self) -> None:
+        """Check every wanted subscription again (before each (re)subscription).
+
+        Raises:
+            AuthorizationError: a subscription is no longer allowed.
+        """
+        if self._hooks is not None:
+            for kind in SubscriptionKind:
+                await authorize(self._hooks, kind, self._wanted.names(kind))
 
     def _confirm(self, kind: SubscriptionKind, name: str) -> None:
         self._confirmed.add((kind, name))
@@ -248,6 +284,10 @@ class AsyncSubscriber:
         self._listeners.append(listener)
 
     def _emit(self, event: SubscriberEvent) -> None:
+        if self._hooks is not None:
+            record = self._hooks.on_event(event)
+            if record is not None and self._tg is not None:
+                self._tg.start_soon(safe_record, self._hooks, record)
         for listener in self._listeners:
             try:
                 listener(event)
@@ -267,7 +307,8 @@ class AsyncSubscriber:
 
     async def _offer(self, delivery: Delivery) -> None:
         buf = self._buffer
-        while not buf.offer(delivery):
+        hooks = self._hooks
+        while not (buf.offer(delivery) if hooks is None else hooks.offer(buf, delivery)):
             self._reader_blocked = True
             room = self._room = anyio.Event()
             try:
@@ -275,34 +316,6 @@ class AsyncSubscriber:
             finally:
                 self._reader_blocked = False
         self._nonempty.set()
-
-    async def _catch_up(self) -> None:
-        """Replay what replayable channels missed, from the last stream id seen."""
-        replay = self._replay
-        if replay is None:
-            return
-        redis = self.client.redis
-        for channel, last in list(self._intake.cursors.items()):
-            if (SubscriptionKind.CHANNEL, channel) not in self._wanted:
-                continue
-            start = f"({last}"
-            while True:
-                with self.client.translate_errors("XRANGE", key=replay.stream_key(channel)):
-                    entries: Any = await redis.xrange(
-                        replay.stream_key(channel), min=start, count=replay.batch
-                    )
-                for raw_id, fields in entries:
-                    sid = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-                    frame = fields.get(b"f") or fields.get("f") or b""
-                    delivery, events = self._intake.accept(channel, frame, stream_id=sid)
-                    for event in events:
-                        self._emit(event)
-                    if delivery is not None:
-                        self._replayed += 1
-                        await self._offer(delivery)
-                    start = f"({sid}"
-                if len(entries) < replay.batch:
-                    break
 
     def get_nowait(self) -> Delivery:
         """Take the next decoded message without waiting (bad frames are skipped).
@@ -325,6 +338,8 @@ class AsyncSubscriber:
                 self._emit(BadFrame(raw.channel, type(exc).__name__, message_id))
                 continue
             self._delivered += 1
+            if self._hooks is not None:
+                self._hooks.delivered(delivery, receive_span=not self._dispatching)
             return delivery
 
     async def get(self, timeout: float | None = None) -> Delivery:  # noqa: ASYNC109
@@ -360,9 +375,12 @@ class AsyncSubscriber:
                 return
             for handler in self._handlers.select(delivery.channel, delivery.type):
                 try:
-                    result = handler(delivery)
-                    if inspect.isawaitable(result):
-                        await result
+                    if self._hooks is None:
+                        result = handler(delivery)
+                        if inspect.isawaitable(result):
+                            await result
+                    else:
+                        await observed(self._hooks, handler, delivery)
                 except Exception as exc:
                     self._handler_errors += 1
                     message_id = delivery.header.message_id if delivery.header else None

@@ -16,6 +16,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from redis_fintech_sdk.channels import Channel, ChannelPattern
 from redis_fintech_sdk.connection import AsyncClient, Client
+from redis_fintech_sdk.hooks import AuditSink, ChannelPolicy, Metrics, Tracing
 from redis_fintech_sdk.settings import ConnectionConfig
 
 from ._config import SubscriberConfig
@@ -36,6 +37,12 @@ class Subscriber:
         codec: the frame codec (default: a new Codec).
         config: subscriber settings.
         replay: replayable channels.
+        metrics: see :class:`AsyncSubscriber` (called on the subscriber's thread).
+        tracing: see :class:`AsyncSubscriber`.
+        authorizer: see :class:`AsyncSubscriber`.
+        principal: see :class:`AsyncSubscriber`.
+        audit: an *async* :class:`~redis_fintech_sdk.hooks.AuditSink` bound to the
+            subscriber's event loop, or one without I/O; see :class:`AsyncSubscriber`.
     """
 
     def __init__(
@@ -45,9 +52,23 @@ class Subscriber:
         codec: FrameCodec | None = None,
         config: SubscriberConfig | None = None,
         replay: ReplayConfig | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+        authorizer: ChannelPolicy | None = None,
+        principal: Any = None,
+        audit: AuditSink | None = None,
     ) -> None:
         self._config = client.config if isinstance(client, Client) else client
-        self._kwargs: dict[str, Any] = {"codec": codec, "config": config, "replay": replay}
+        self._kwargs: dict[str, Any] = {
+            "codec": codec,
+            "config": config,
+            "replay": replay,
+            "metrics": metrics,
+            "tracing": tracing,
+            "authorizer": authorizer,
+            "principal": principal,
+            "audit": audit,
+        }
         self._stack: ExitStack | None = None
         self._portal: BlockingPortal | None = None
         self._sub: AsyncSubscriber | None = None

@@ -2,6 +2,10 @@
 
 Also redaction of logs, tenancy and residency helpers.
 
+The Pub/Sub and Streams classes take these through the protocols of
+:mod:`redis_fintech_sdk.hooks`: an :class:`Authorizer` is a ``ChannelPolicy``, an
+:class:`AsyncAuditLog` an ``AuditSink``, an :class:`AsyncRateLimiter` a ``Limiter``.
+
 See ``docs/security.md`` and ``docs/compliance.md``. Classes that talk to Redis come as an
 asyncio version (``AsyncAuditLog``) and a sync twin (``AuditLog``) sharing the sans-I/O core.
 """

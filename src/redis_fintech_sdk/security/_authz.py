@@ -5,6 +5,9 @@ Publishers, subscribers and stream consumers call the matching ``check_*`` metho
 :class:`Authorizer` before touching Redis; a refusal is an
 :class:`~redis_fintech_sdk.errors.AuthorizationError` naming the channel — the same error a
 server-side ``NOPERM`` maps to, so callers handle both in one ``except``.
+
+:class:`ChannelPolicy` (the protocol the I/O classes call) lives in
+:mod:`redis_fintech_sdk.hooks` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
 
 from redis_fintech_sdk.errors import AuthorizationError
+from redis_fintech_sdk.hooks import ChannelPolicy
 
 from ._acl import Role, tenant_namespace
 from ._audit_chain import AuditEvent
@@ -55,39 +58,6 @@ class Principal:
     def from_claims(cls, claims: TokenClaims) -> Principal:
         """The principal a verified token speaks for."""
         return cls(id=claims.subject, tenant=claims.tenant, claims=claims)
-
-
-@runtime_checkable
-class ChannelPolicy(Protocol):
-    """What the Pub/Sub and Streams layers call before acting. Each method raises to refuse."""
-
-    def check_publish(self, channel: str, principal: Principal | None = None) -> None:
-        """Before ``PUBLISH``/``SPUBLISH`` to ``channel``.
-
-        Raises:
-            AuthorizationError: refused; ``.channel`` names the channel.
-        """
-
-    def check_subscribe(self, channel: str, principal: Principal | None = None) -> None:
-        """Before ``SUBSCRIBE`` (a name) or ``PSUBSCRIBE`` (a glob).
-
-        Raises:
-            AuthorizationError: refused; ``.channel`` names the channel or pattern.
-        """
-
-    def check_produce(self, stream: str, principal: Principal | None = None) -> None:
-        """Before ``XADD`` to ``stream``.
-
-        Raises:
-            AuthorizationError: refused; ``.channel`` names the stream.
-        """
-
-    def check_consume(self, stream: str, principal: Principal | None = None) -> None:
-        """Before reading ``stream`` in a consumer group (``XREADGROUP``/``XACK``).
-
-        Raises:
-            AuthorizationError: refused; ``.channel`` names the stream.
-        """
 
 
 class BasePolicy:

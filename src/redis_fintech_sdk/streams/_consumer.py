@@ -17,21 +17,20 @@ from anyio.abc import TaskGroup
 
 from redis_fintech_sdk.connection._async.client import AsyncClient
 from redis_fintech_sdk.errors import CodecError, ConfigurationError, RedisError
+from redis_fintech_sdk.hooks import AuditSink, ChannelPolicy, Metrics, Tracing
 from redis_fintech_sdk.resilience import Backoff, is_retryable
 from redis_fintech_sdk.streams._async.admin import AsyncStreamAdmin
 from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
 from redis_fintech_sdk.streams._config import FRAME_FIELD, AckPolicy, ConsumerConfig
-from redis_fintech_sdk.streams._deadletter import (
-    DeadLetterReason,
-    dead_letter_fields,
-    error_summary,
-)
+from redis_fintech_sdk.streams._consumer_hooks import ConsumerHooks
+from redis_fintech_sdk.streams._deadletter import DeadLetterReason
 from redis_fintech_sdk.streams._decisions import AckBuffer, Outcome, decide_delivery, decide_outcome
 from redis_fintech_sdk.streams._errors import is_nogroup
 from redis_fintech_sdk.streams._keys import StreamKeys
 from redis_fintech_sdk.streams._message import Effects, IdempotencyStore, StreamMessage
 from redis_fintech_sdk.streams._reading import entries_of, text
 from redis_fintech_sdk.streams._scripts import DEAD_LETTER, EXACTLY_ONCE_COMMIT
+from redis_fintech_sdk.streams._settle import Settling
 from redis_fintech_sdk.streams._stats import ConsumerStatistics
 
 __all__ = ["Handler", "StreamConsumer"]
@@ -42,7 +41,7 @@ Handler = Callable[[StreamMessage], Awaitable[None]]
 """An async function handling one message; raising means it failed."""
 
 
-class StreamConsumer:
+class StreamConsumer(Settling):
     """Consumes one stream as a member of a consumer group, at-least-once by default.
 
     Use :meth:`run` (until :meth:`stop`) or ``async with consumer:`` (runs in the
@@ -60,6 +59,14 @@ class StreamConsumer:
             keyword arguments.
         codec: decodes frames; default :func:`default_codec`.
         idempotency: enables exactly-once processing (see :class:`IdempotencyStore`).
+        metrics: reports ``messages_delivered_total`` (``kind=stream``),
+            ``messages_acked_total``, ``messages_reclaimed_total``, ``dead_letters_total``,
+            ``decode_errors_total``, ``reconnects_total`` and ``handler_duration_seconds``.
+        tracing: a CONSUMER span around each handler call, continuing the producer's trace.
+        authorizer: ``check_consume(stream, principal)`` before the consumer touches Redis.
+        principal: who consumes (for ``authorizer``; its ``id`` is the audit actor).
+        audit: records ``acked``, ``consumed`` (failed attempts), ``dead_lettered`` and
+            ``permission_denied`` events. A failing sink is logged, never fatal.
 
     Raises:
         ConfigurationError: an invalid option, or a block longer than the client allows.
@@ -74,6 +81,11 @@ class StreamConsumer:
         config: ConsumerConfig | None = None,
         codec: FrameCodec | None = None,
         idempotency: IdempotencyStore | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+        authorizer: ChannelPolicy | None = None,
+        principal: Any = None,
+        audit: AuditSink | None = None,
         **options: Any,
     ) -> None:
         if config is None:
@@ -102,6 +114,15 @@ class StreamConsumer:
         self._slots = anyio.Semaphore(config.max_in_flight)
         self._bg: TaskGroup | None = None
         self._counts: dict[str, int] = dict.fromkeys(ConsumerStatistics.__slots__, 0)
+        self._hooks = ConsumerHooks.create(
+            stream=stream,
+            group=config.group,
+            metrics=metrics,
+            tracing=tracing,
+            authorizer=authorizer,
+            principal=principal,
+            audit=audit,
+        )
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -109,9 +130,12 @@ class StreamConsumer:
         """Consume until :meth:`stop` is called; return after a graceful drain.
 
         Raises:
-            RedisError: an error that retrying cannot fix (e.g. ``AuthorizationError``).
+            AuthorizationError: the authorizer refused (before any I/O) or the server did.
+            RedisError: an error that retrying cannot fix.
         """
         self._stop = anyio.Event()
+        if self._hooks is not None:
+            await self._hooks.admit()
         await self._ensure_group(
             Backoff(base=self.config.reconnect_base, cap=self.config.reconnect_cap), first=True
         )
@@ -207,6 +231,8 @@ class StreamConsumer:
                     "%d pending entries of %s were trimmed before processing", gone, self.stream
                 )
             self._counts["claimed"] += len(claimed)
+            if self._hooks is not None:
+                self._hooks.count("messages_reclaimed_total", len(claimed))
             for entry_id, fields in claimed:
                 await self._dispatch(work, entry_id, fields, attempts.get(entry_id, 1))
             if cursor == "0-0" or not claimed:
@@ -240,6 +266,8 @@ class StreamConsumer:
                 with self._client.translate_errors("XACK", key=self.stream):
                     await self._client.redis.xack(self.stream, self.config.group, *batch)
                 self._counts["acked"] += len(batch)
+                if self._hooks is not None:
+                    self._hooks.count("messages_acked_total", len(batch))
             except RedisError as exc:
                 if is_nogroup(exc):
                     self._counts["acks_dropped"] += len(batch) + self._acks.clear()
@@ -266,6 +294,8 @@ class StreamConsumer:
         if not is_retryable(exc):
             raise exc
         self._counts["reconnects"] += 1
+        if self._hooks is not None:
+            self._hooks.count("reconnects_total")
         log.warning("stream %s: %s; retrying", self.stream, type(exc).__name__)
         await self._sleep(backoff.next_delay())
 
@@ -294,6 +324,8 @@ class StreamConsumer:
         await self._slots.acquire()
         self._counts["in_flight"] += 1
         self._counts["delivered"] += 1
+        if self._hooks is not None:
+            self._hooks.count("messages_delivered_total")
         work.start_soon(self._process, text(entry_id), fields, attempt)
 
     async def _process(self, entry_id: str, fields: Any, attempt: int) -> None:
@@ -327,6 +359,8 @@ class StreamConsumer:
             envelope = self.codec.decode(frame, channel=self.stream)
         except CodecError as exc:
             self._counts["undecodable"] += 1
+            if self._hooks is not None:
+                self._hooks.count("decode_errors_total", reason=type(exc).__name__)
             await self._to_dead_letters(entry_id, frame, attempt, DeadLetterReason.UNDECODABLE, exc)
             return
         message_id = frame_message_id(self.codec, frame)
@@ -355,7 +389,10 @@ class StreamConsumer:
             self._queue_ack(entry_id)
         error: Exception | None = None
         try:
-            await self._handler(msg)
+            if self._hooks is None:
+                await self._handler(msg)
+            else:
+                await self._hooks.handle(self._handler, msg)
             self._counts["handled"] += 1
         except Exception as exc:  # the handler's failure is data, not a crash
             error = exc
@@ -372,6 +409,8 @@ class StreamConsumer:
         outcome = decide_outcome(
             cfg.ack_policy, failed=error is not None, attempt=attempt, max_attempts=cfg.max_attempts
         )
+        if self._hooks is not None and self._hooks.audit is not None:
+            await self._audit_outcome(outcome, message_id or entry_id, error)
         if outcome is Outcome.ACK and marker is not None and msg.effects is not None:
             await self._commit_exactly_once(entry_id, marker, msg.effects)
         elif outcome is Outcome.ACK:
@@ -383,83 +422,16 @@ class StreamConsumer:
                 entry_id, frame, attempt, DeadLetterReason.HANDLER_ERROR, error, message_id
             )
 
-    async def _settle(self, msg: StreamMessage, action: str, error: BaseException | None) -> None:
-        if action == "ack":
-            self._queue_ack(msg.entry_id)
-        elif action == "nack":
-            await self._nack(msg.entry_id)
-        else:
-            await self._to_dead_letters(
-                msg.entry_id, msg.frame, msg.attempt, DeadLetterReason.MANUAL, error, msg.message_id
-            )
-
-    def _queue_ack(self, entry_id: str) -> None:
-        if self._acks.add(entry_id):
-            self._ack_wakeup.set()
-
-    async def _nack(self, entry_id: str) -> None:
-        cfg = self.config
-        idle = int(max(0.0, cfg.visibility_timeout - cfg.retry_delay) * 1000)
-        with self._client.translate_errors("XCLAIM", key=self.stream):
-            await self._client.redis.xclaim(
-                self.stream, cfg.group, cfg.consumer, 0, [entry_id], idle=idle, justid=True
-            )
-        self._counts["nacked"] += 1
-
-    async def _commit_exactly_once(self, entry_id: str, marker: str, effects: Effects) -> None:
-        assert self.idempotency is not None
-        ttl_ms = int(self.idempotency.ttl * 1000)
-        with self._client.translate_errors("EVALSHA", key=self.stream):
-            applied = await self._commit(
-                keys=[self.stream, marker, *effects.keys()],
-                args=[self.config.group, entry_id, ttl_ms, *effects.script_args()],
-            )
-        self._counts["acked"] += 1
-        if not int(applied):
-            self._counts["duplicates_skipped"] += 1
-
-    async def _to_dead_letters(
-        self,
-        entry_id: str,
-        frame: bytes | None,
-        attempt: int,
-        reason: DeadLetterReason,
-        error: BaseException | None,
-        message_id: str | None = None,
+    async def _audit_outcome(
+        self, outcome: Outcome, message_id: str, error: BaseException | None
     ) -> None:
-        cfg = self.config
-        error_type, error_text = error_summary(error, limit=cfg.error_text_limit)
-        if message_id is None and frame is not None and reason is not DeadLetterReason.UNDECODABLE:
-            message_id = frame_message_id(self.codec, frame)
-        fields = dead_letter_fields(
-            frame=frame,
-            original_id=entry_id,
-            stream=self.stream,
-            group=cfg.group,
-            consumer=cfg.consumer,
-            attempts=attempt,
-            reason=reason,
-            error_type=error_type,
-            error=error_text,
-            message_id=message_id,
-        )
-        flat: list[bytes] = []
-        for name, value in fields.items():
-            flat += [name, value]
-        with self._client.translate_errors("EVALSHA", key=self.stream):
-            moved = await self._dead_letter(
-                keys=[self.stream, self.keys.dead_letters], args=[cfg.group, entry_id, *flat]
-            )
-        if int(moved):
-            self._counts["dead_lettered"] += 1
-            log.warning(
-                "dead-lettered %s entry %s after %d attempt(s): %s %s",
-                self.stream,
-                entry_id,
-                attempt,
-                reason.value,
-                error_type,
-            )
+        assert self._hooks is not None
+        if outcome is Outcome.ACK:
+            await self._hooks.record("acked", "success", message_id)
+        elif outcome is Outcome.NACK:
+            reason = f"attempt failed: {type(error).__name__}"
+            await self._hooks.record("consumed", "failure", message_id, reason)
+        # dead letters are recorded when the move succeeded (Settling._to_dead_letters)
 
 
 def _unwrap(exc: BaseException) -> BaseException:

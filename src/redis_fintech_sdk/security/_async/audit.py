@@ -16,7 +16,7 @@ import datetime as _dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from redis_fintech_sdk.connection import AsyncClient
 from redis_fintech_sdk.errors import RedisError
@@ -24,6 +24,8 @@ from redis_fintech_sdk.errors import RedisError
 from .._audit_chain import (
     GENESIS,
     AuditEvent,
+    AuditKind,
+    AuditOutcome,
     ChainProblem,
     ChainReport,
     entry_to_json,
@@ -96,6 +98,10 @@ class RetentionReport:
 
 class AuditLog:
     """Append, read, verify, export and expire one tenant's audit trail.
+
+    It is also an :class:`~redis_fintech_sdk.hooks.AuditSink`: pass it as ``audit=`` to a
+    publisher, subscriber, stream producer or consumer and they :meth:`record` their
+    ``published`` / ``permission_denied`` / ``acked`` … events into it.
 
     Args:
         client: the connection. Appending needs the ``audit-writer`` role; reading and
@@ -179,6 +185,35 @@ class AuditLog:
                 return _s(reply[1])
             head = (int(_s(reply[1])), _s(reply[2]))
         raise RedisError("audit append lost the race too many times", command="EVALSHA")
+
+    async def record(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        outcome: str = "success",
+        channel: str = "",
+        message_id: str = "",
+        key_id: str = "",
+        reason: str = "",
+    ) -> None:
+        """Append one event given as fields (the :class:`~redis_fintech_sdk.hooks.AuditSink` hook).
+
+        Raises:
+            ConfigurationError: unknown kind or outcome, or a field longer than 256 characters.
+            AuthorizationError: the user may not write audit streams.
+            RedisError: the server cannot be reached.
+        """
+        event = AuditEvent(
+            kind=cast(AuditKind, kind),
+            actor=actor[:256],
+            outcome=cast(AuditOutcome, outcome),
+            channel=channel[:256],
+            message_id=message_id[:256],
+            key_id=key_id[:256],
+            reason=reason[:256],
+        )
+        await self.append(event)
 
     async def _read_head(self, head_key: str) -> tuple[int, str]:
         with self._client.translate_errors("HMGET", key=head_key):

@@ -18,7 +18,18 @@ from typing import Any
 import anyio
 
 from redis_fintech_sdk.connection._sync.client import Client
-from redis_fintech_sdk.errors import DurabilityError, RedisError
+from redis_fintech_sdk.errors import AuthorizationError, DurabilityError, RedisError
+from redis_fintech_sdk.hooks import (
+    SyncAuditSink,
+    ChannelPolicy,
+    Metrics,
+    Tracing,
+    active,
+    channel_family,
+    frame_ids,
+    principal_id,
+    with_trace,
+)
 from redis_fintech_sdk.resilience import RetryPolicy, is_retryable
 from redis_fintech_sdk.streams._sync.admin import StreamAdmin
 from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
@@ -61,6 +72,14 @@ class StreamProducer:
         dedup_max_ids: ids remembered per producer; keep it above the appends one producer
             may have in flight.
         retry: retries of transient failures (only when ``idempotent``).
+        metrics: reports ``messages_published_total`` (``kind=stream``),
+            ``publish_errors_total`` and ``retries_total``.
+        tracing: a PRODUCER span (``send``) around each append; its context goes into
+            the envelope header. Ready frames (``bytes``) are appended as they are.
+        authorizer: ``check_produce(stream, principal)`` before any I/O.
+        principal: who produces (for ``authorizer``; its ``id`` is the audit actor).
+        audit: records ``published`` and ``permission_denied`` events. A failing sink is
+            logged; it never fails the append.
 
     Example:
         >>> producer = StreamProducer(client, "trades")  # doctest: +SKIP
@@ -80,6 +99,11 @@ class StreamProducer:
         dedup_window: float = 600.0,
         dedup_max_ids: int = 10_000,
         retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
+        tracing: Tracing | None = None,
+        authorizer: ChannelPolicy | None = None,
+        principal: Any = None,
+        audit: SyncAuditSink | None = None,
     ) -> None:
         self._client = client
         self._keys = StreamKeys.for_stream(stream)
@@ -106,6 +130,12 @@ class StreamProducer:
         self._trimmed = 0
         self._durability_skipped = 0
         self._last_append = 0.0
+        self._metrics = active(metrics)
+        self._tracing = active(tracing)
+        self._authorizer = authorizer
+        self._principal = principal
+        self._audit = active(audit)
+        self._labels = {"channel": channel_family(stream), "kind": "stream"}
 
     # ---------------------------------------------------------------- public
 
@@ -117,22 +147,34 @@ class StreamProducer:
             idempotency_key: overrides the idempotency id (e.g. an outbox row id).
 
         Raises:
+            AuthorizationError: the authorizer (before any I/O) or the server (NOPERM)
+                refused; ``.channel`` / ``.key`` names the stream.
             CodecError: the message cannot be encoded.
             DurabilityError: the durability wait fell short.
             RedisError: the append failed after the retries.
         """
-        item = self._prepare(message, idempotency_key)
-        return (self._send_with_retry([item]))[0]
+        if self._authorizer is not None:
+            self._admit()
+        if self._tracing is None:
+            item = self._prepare(message, idempotency_key)
+            return (self._send_with_retry([item]))[0]
+        trace: dict[str, str] = {}
+        with self._tracing.publish_span(self.stream, trace, operation="send"):
+            item = self._prepare(message, idempotency_key, trace)
+            return (self._send_with_retry([item]))[0]
 
     def add_many(self, messages: Iterable[Any]) -> list[str]:
         """Append messages in one pipelined round trip; return their entry ids in order.
 
         Raises:
+            AuthorizationError: refused by the authorizer (nothing is sent) or the server.
             CodecError: a message cannot be encoded (nothing is sent then).
             DurabilityError: the durability wait fell short.
             RedisError: the batch failed after the retries.
         """
-        items = [self._prepare(m, None) for m in messages]
+        if self._authorizer is not None:
+            self._admit()
+        items = [self._prepare_traced(m) for m in messages]
         if not items:
             return []
         return self._send_with_retry(items)
@@ -166,9 +208,49 @@ class StreamProducer:
 
     # ---------------------------------------------------------------- internals
 
-    def _prepare(self, message: Any, key: str | None) -> _Item:
+    def _admit(self) -> None:
+        assert self._authorizer is not None
+        try:
+            self._authorizer.check_produce(self.stream, self._principal)
+        except AuthorizationError as exc:
+            if self._metrics is not None:
+                self._metrics.inc("authorization_denied_total", 1.0, {"action": "produce"})
+            self._record("permission_denied", "", "denied", f"produce: {type(exc).__name__}")
+            raise
+
+    def _record(
+        self, kind: str, frame: Any, outcome: str = "success", reason: str = ""
+    ) -> None:
+        if self._audit is None:
+            return
+        mid, kid = frame_ids(self.codec, frame or None)
+        try:
+            self._audit.record(
+                kind=kind,
+                actor=principal_id(self._principal),
+                outcome=outcome,
+                channel=self.stream,
+                message_id=mid,
+                key_id=kid,
+                reason=reason,
+            )
+        except Exception as exc:  # auditing must not turn a done append into an error
+            log.warning("audit sink failed (%s); %s event not recorded", type(exc).__name__, kind)
+
+    def _prepare_traced(self, message: Any) -> _Item:
+        if self._tracing is None:
+            return self._prepare(message, None)
+        trace: dict[str, str] = {}
+        with self._tracing.publish_span(self.stream, trace, operation="send"):
+            return self._prepare(message, None, trace)
+
+    def _prepare(self, message: Any, key: str | None, trace: dict[str, str] | None = None) -> _Item:
         if isinstance(message, (bytes, bytearray, memoryview)):
             frame = bytes(message)
+        elif trace:
+            message, options = with_trace(message, {}, trace)
+            codec: Any = self.codec
+            frame = bytes(codec.encode(message, channel=self.stream, **options))
         else:
             frame = self.codec.encode(message, channel=self.stream)
         self._seq += 1
@@ -201,12 +283,22 @@ class StreamProducer:
                 delay = next(delays, None)
                 if delay is None or not is_retryable(exc):
                     self._failures += 1
+                    if self._metrics is not None:
+                        labels = {"channel": self._labels["channel"], "error": type(exc).__name__}
+                        self._metrics.inc("publish_errors_total", float(len(items)), labels)
                     raise
                 self._retries += 1
+                if self._metrics is not None:
+                    self._metrics.inc("retries_total", 1.0, {"operation": "xadd"})
                 log.info("retrying append to %s after %s", self.stream, type(exc).__name__)
                 time.sleep(delay)
         self._appended += len(items)
         self._last_append = time.time()
+        if self._metrics is not None:
+            self._metrics.inc("messages_published_total", float(len(items)), self._labels)
+        if self._audit is not None:
+            for item in items:
+                self._record("published", item.frame)
         self._maybe_trim(len(items))
         return ids
 
