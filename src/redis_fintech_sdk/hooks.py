@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = [
-    "BREAKER_STATE_VALUES",
-    "LATENCY_BUCKETS",
-    "SDK_METRICS",
     "AuditSink",
+    "BREAKER_STATE_VALUES",
     "ChannelPolicy",
+    "LATENCY_BUCKETS",
     "Labels",
     "Limiter",
     "MetricKind",
@@ -42,6 +41,7 @@ __all__ = [
     "NoopLimiter",
     "NoopMetrics",
     "NoopTracing",
+    "SDK_METRICS",
     "SyncAuditSink",
     "SyncLimiter",
     "Tracing",

@@ -12,6 +12,7 @@ import redis_fintech_sdk
 PUBLIC_PACKAGES = [
     "redis_fintech_sdk",
     "redis_fintech_sdk.connection",
+    "redis_fintech_sdk.hooks",
     "redis_fintech_sdk.observability",
     "redis_fintech_sdk.ops",
     "redis_fintech_sdk.pubsub",
