@@ -16,7 +16,14 @@ from redis_fintech_sdk.errors import (
     ConnectionFailedError,
     PreflightError,
 )
-from redis_fintech_sdk.settings import ConnectionConfig, Credentials, Secret, Timeouts, TLSConfig
+from redis_fintech_sdk.settings import (
+    ConnectionConfig,
+    Credentials,
+    PoolLimits,
+    Secret,
+    Timeouts,
+    TLSConfig,
+)
 from redis_fintech_sdk.testing import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -278,3 +285,20 @@ def test_unix_socket_url(redis_binary: Any, tmp_path: Any) -> None:
             report = client.health()
         assert report.reachable
         assert report.address == str(sock)
+
+
+async def test_subscribers_are_not_capped_by_the_command_pool(redis_server: RedisServer) -> None:
+    config = ConnectionConfig(
+        host=redis_server.host, port=redis_server.port, pool=PoolLimits(max_connections=2)
+    )
+    async with AsyncClient(config) as client:
+        subs = [client.pubsub() for _ in range(5)]
+        try:
+            for i, sub in enumerate(subs):
+                await sub.subscribe(f"conn.many.{i}")
+                confirm = await sub.get_message(timeout=2.0)
+                assert confirm is not None
+            assert await client.redis.publish("conn.many.4", b"x") == 1
+        finally:
+            for sub in subs:
+                await sub.aclose()  # type: ignore[no-untyped-call]

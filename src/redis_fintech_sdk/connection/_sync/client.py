@@ -133,8 +133,14 @@ class Client:
             client: aredis.Redis = factory(config.sentinel.service_name, **kwargs)
             return client
         kwargs = _params.standalone_kwargs(config, profile, is_async=_IS_ASYNC)
+        connection_class = _connection_class(kwargs)
+        if profile == "pubsub":
+            # Each subscriber owns its connection for its whole life: the command pool's
+            # limit would make subscriber N+1 wait forever, so this pool is unbounded.
+            pubsub_pool = aredis.ConnectionPool(connection_class=connection_class, **kwargs)
+            return aredis.Redis(connection_pool=pubsub_pool)
         pool = aredis.BlockingConnectionPool(
-            connection_class=_connection_class(kwargs), **_params.pool_kwargs(config), **kwargs
+            connection_class=connection_class, **_params.pool_kwargs(config), **kwargs
         )
         return aredis.Redis(connection_pool=pool)
 
