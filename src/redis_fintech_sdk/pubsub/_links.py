@@ -115,6 +115,9 @@ async def open_links(client: AsyncClient, wanted: SubscriptionSet) -> list[Link]
 
 async def _cluster_links(redis: RedisCluster, wanted: SubscriptionSet, links: list[Link]) -> None:
     await redis.initialize()
+    # initialize() maps the slots only once per client; a reconnect after a slot moved (the
+    # server said sunsubscribe, or SSUBSCRIBE got MOVED) must see the new owners.
+    await redis.nodes_manager.initialize()
     plain = [
         (k.subscribe_command, wanted.names(k))
         for k in (SubscriptionKind.CHANNEL, SubscriptionKind.PATTERN)
