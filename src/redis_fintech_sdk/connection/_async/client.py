@@ -181,6 +181,30 @@ class AsyncClient:
         assert isinstance(client, aredis.Redis)
         return client.pubsub(ignore_subscribe_messages=False)
 
+    async def refresh_primary(self) -> tuple[str, int] | None:
+        """Sentinel only: ask the sentinels where the primary is now.
+
+        When it moved, redis-py drops the idle pooled connections to the old one, so the
+        next command dials the new primary. This matters for commands a demoted primary
+        still accepts without complaint — ``PUBLISH`` on a replica answers ``0`` receivers
+        instead of ``READONLY``. Returns ``None`` for other topologies or before any command.
+
+        Raises:
+            RedisError: no sentinel answered.
+        """
+        if self._config.sentinel is None:
+            return None
+        address: tuple[str, int] | None = None
+        for name in ("command:primary", "blocking:primary"):
+            client = self._clients.get(name)
+            if client is None:
+                continue
+            pool: Any = getattr(client, "connection_pool", None)
+            with self.translate_errors("SENTINEL"):
+                host, port = await pool.get_master_address()
+            address = (str(host), int(port))
+        return address
+
     # ---------------------------------------------------------------- errors
 
     @contextmanager

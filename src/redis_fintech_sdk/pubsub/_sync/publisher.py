@@ -45,6 +45,9 @@ __all__ = ["Publisher", "PublisherStatistics"]
 
 _log = logging.getLogger("redis_fintech_sdk.pubsub")
 
+#: Seconds between asking the sentinels where the primary is (Sentinel topologies only).
+PRIMARY_CHECK_INTERVAL = 1.0
+
 
 @dataclass(frozen=True)
 class PublisherStatistics:
@@ -126,6 +129,7 @@ class Publisher:
         audit: SyncAuditSink | None = None,
     ) -> None:
         self._client = client
+        self._primary_check_at: float | None = 0.0 if client.config.sentinel is not None else None
         self.codec: FrameCodec = codec if codec is not None else default_codec()
         self._routing = routing
         self._deployment = deployment
@@ -407,6 +411,10 @@ class Publisher:
         return results
 
     def _round_trip(self, commands: Sequence[Command]) -> list[Any]:
+        if self._primary_check_at is not None and time.monotonic() >= self._primary_check_at:
+            # Sentinel: a demoted primary still takes PUBLISH (0 receivers, no error).
+            self._primary_check_at = time.monotonic() + PRIMARY_CHECK_INTERVAL
+            self._client.refresh_primary()
         first = commands[0]
         channel = str(first[4] if first[0] == "EVAL" else first[1])
         with self._client.translate_errors(str(first[0]), channel=channel):
