@@ -18,7 +18,6 @@ from typing import Any
 import redis.asyncio as aredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import RedisCluster
-from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -163,16 +162,6 @@ def _node_link(node: Any) -> Link:
 @functools.lru_cache(maxsize=1)
 def _redis_params() -> frozenset[str]:
     return frozenset(inspect.signature(aredis.Redis.__init__).parameters)
-
-
-async def current_primary(client: AsyncClient) -> tuple[str, int] | None:
-    """The primary Sentinel reports now (``None`` for other topologies)."""
-    redis = client.redis
-    pool: Any = getattr(redis, "connection_pool", None)
-    if not isinstance(pool, SentinelConnectionPool):
-        return None
-    host, port = await pool.get_master_address()  # type: ignore[no-untyped-call,unused-ignore]
-    return str(host), int(port)
 
 
 async def _quiet_close(link: Link) -> None:

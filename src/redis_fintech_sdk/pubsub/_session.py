@@ -20,7 +20,7 @@ from redis_fintech_sdk.errors import AuthorizationError
 from redis_fintech_sdk.resilience import Backoff, is_retryable
 
 from ._events import Connected, Disconnected, PossibleGap, Resubscribed
-from ._links import Link, current_primary, open_links
+from ._links import Link, open_links
 from ._observer import name_refused
 from ._subscriptions import CONFIRMATIONS, REMOVALS, SubscriptionKind
 
@@ -256,7 +256,7 @@ class Supervisor:
         while True:
             await anyio.sleep(self.sub.config.ping_interval)
             with anyio.move_on_after(self.sub.config.connect_timeout):
-                primary = await current_primary(self.sub.client)
+                primary = await self.sub.client.refresh_primary()
                 if primary is not None and f"{primary[0]}:{primary[1]}" != state.link.address:
                     raise _Lost("primary-changed")
 

@@ -187,7 +187,7 @@ class AsyncClient:
         When it moved, redis-py drops the idle pooled connections to the old one, so the
         next command dials the new primary. This matters for commands a demoted primary
         still accepts without complaint — ``PUBLISH`` on a replica answers ``0`` receivers
-        instead of ``READONLY``. Returns ``None`` for other topologies or before any command.
+        instead of ``READONLY``. Returns ``None`` for other topologies.
 
         Raises:
             RedisError: no sentinel answered.
@@ -195,8 +195,8 @@ class AsyncClient:
         if self._config.sentinel is None:
             return None
         address: tuple[str, int] | None = None
-        for name in ("command:primary", "blocking:primary"):
-            client = self._clients.get(name)
+        blocking = self._clients.get("blocking:primary")
+        for client in (self.redis, blocking):
             if client is None:
                 continue
             pool: Any = getattr(client, "connection_pool", None)
