@@ -5,8 +5,8 @@
 
 For a ~200-byte market tick and a ~20 KB message it reports, per flag combination, the
 encode and decode cost in microseconds and as a ratio to the bare msgpack round trip. Three
-paths are measured: ``encode_raw``/``decode(validate=False)`` (plain dicts, no pydantic),
-and ``encode``/``decode`` with a pydantic model. It also compares JSON libraries, which is
+paths are measured: plain dicts (``encode_raw``/``decode(validate=False)``), a pydantic
+model and a msgspec Struct (``encode``/``decode``). It also compares JSON libraries, which is
 how the JSON choice in ``codec/_json.py`` was made. Numbers are the best of ``--repeat`` runs.
 """
 
@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgpack
+import msgspec
 import orjson
 
 from redis_fintech_sdk.codec import (
@@ -65,6 +66,28 @@ TICK = Tick(
     conditions=["R", "T"],
 )
 TICK_DICT = TICK.model_dump(mode="json")
+
+
+class StructMoney(msgspec.Struct, frozen=True):
+    amount: Decimal
+    currency: str
+
+
+@message("md.tick.struct", registry=REGISTRY)
+class StructTick(msgspec.Struct, frozen=True):
+    """The same tick as a msgspec Struct: the faster typed path."""
+
+    symbol: str
+    bid: StructMoney
+    ask: StructMoney
+    bid_size: int
+    ask_size: int
+    venue: str
+    at: str
+    conditions: list[str]
+
+
+STRUCT_TICK = msgspec.convert(TICK_DICT, StructTick)
 BIG_DICT = {
     "account": "ACC-001",
     "lines": [
@@ -99,10 +122,11 @@ def _fmt(
     )
 
 
-def _measure(codec: Codec, data: Any, number: int, repeat: int, typed: bool) -> tuple[float, ...]:
+def _measure(codec: Codec, data: Any, number: int, repeat: int, typed: str) -> tuple[float, ...]:
     if typed:
-        frame = codec.encode(TICK, channel="md:AAPL")
-        enc = _best(lambda: codec.encode(TICK, channel="md:AAPL"), number, repeat)
+        model = TICK if typed == "pydantic" else STRUCT_TICK
+        frame = codec.encode(model, channel="md:AAPL")
+        enc = _best(lambda: codec.encode(model, channel="md:AAPL"), number, repeat)
         dec = _best(lambda: codec.decode(frame, channel="md:AAPL"), number, repeat)
     else:
         frame = codec.encode_raw("md.tick", data, channel="md:AAPL")
@@ -133,16 +157,17 @@ def run(
         )
         serializers: tuple[Serializer, ...] = (MSGPACK, JSON)
         combos = itertools.product(serializers, (False, True), (False, True), (False, True))
-        cases = [((ser, comp, enc, sig), False) for ser, comp, enc, sig in combos]
+        cases = [((ser, comp, enc, sig), "") for ser, comp, enc, sig in combos]
         if label == "tick":
-            cases.append(((MSGPACK, False, True, False), True))
+            cases.append(((MSGPACK, False, True, False), "pydantic"))
+            cases.append(((MSGPACK, False, True, False), "msgspec"))
         for (ser, comp, enc, sig), typed in cases:
             if sig and not signed:
                 continue
             codec = _codec(ser, comp, enc, sig)
             length, e, d, peek = _measure(codec, data, number, repeat, typed)
             on = [n for n, flag in (("zstd", comp), ("aesgcm", enc), ("ed25519", sig)) if flag]
-            name = "+".join([ser.name, *on]) + (" (pydantic)" if typed else " (raw)")
+            name = "+".join([ser.name, *on]) + f" ({typed or 'raw'})"
             rows.append(
                 {
                     "message": label,

@@ -38,7 +38,7 @@ if default_registry.get("bench.tick") is None:
         sent_ns: int
 
 else:  # pragma: no cover
-    BenchTick = default_registry.get("bench.tick").model  # type: ignore[union-attr,misc,assignment]
+    BenchTick = default_registry.get("bench.tick").model  # type: ignore[union-attr,misc]
 
 
 def _pct(values: list[float], q: float) -> float:

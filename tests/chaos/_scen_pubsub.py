@@ -39,7 +39,7 @@ if default_registry.get("test.chaos.scenario") is None:
         pad: str = ""
 
 else:  # pragma: no cover - re-imported under another module name
-    ScenarioTick = default_registry.get("test.chaos.scenario").model  # type: ignore[union-attr,misc,assignment]
+    ScenarioTick = default_registry.get("test.chaos.scenario").model  # type: ignore[union-attr,misc]
 
 
 def mid_of(producer: str, seq: int) -> str:

@@ -40,7 +40,7 @@ if default_registry.get("test.chaos.seq") is None:
         n: int
 
 else:  # pragma: no cover
-    Seq = default_registry.get("test.chaos.seq").model  # type: ignore[union-attr,misc,assignment]
+    Seq = default_registry.get("test.chaos.seq").model  # type: ignore[union-attr,misc]
 
 FAST = SubscriberConfig(ping_interval=0.5, ping_timeout=0.5, connect_timeout=1.0)
 

@@ -53,7 +53,7 @@ if default_registry.get("test.wiring.tick") is None:
         n: int
 
 else:  # pragma: no cover - re-imported under another module name
-    Tick = default_registry.get("test.wiring.tick").model  # type: ignore[union-attr,misc,assignment]
+    Tick = default_registry.get("test.wiring.tick").model  # type: ignore[union-attr,misc]
 
 TIMEOUTS = Timeouts(connect=2.0, command=2.0, max_block=5.0)
 

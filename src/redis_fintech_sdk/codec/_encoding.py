@@ -12,6 +12,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
+
 from ..errors import ConfigurationError, FrameError, PolicyError, SchemaError
 from .compression import Zstd
 from .envelope import Envelope
@@ -83,7 +85,7 @@ class _Encoder:
 
     def encode(
         self,
-        message: Message | Envelope,
+        message: Message | msgspec.Struct | Envelope,
         *,
         channel: str,
         tenant: str | None = None,
@@ -95,11 +97,12 @@ class _Encoder:
         headers: Mapping[str, str] | None = None,
         encrypt: bool | None = None,
     ) -> bytes:
-        """Encode a registered :class:`Message` (wrapped in a new envelope) or an Envelope.
+        """Encode a registered message (wrapped in a new envelope) or an Envelope.
 
         Args:
-            message: the message, or a complete :class:`Envelope` (its metadata is kept; an
-                empty ``producer_id`` is filled with this codec's, with a new sequence).
+            message: a registered :class:`Message` or ``msgspec.Struct``, or a complete
+                :class:`Envelope` (its metadata is kept; an empty ``producer_id`` is filled
+                with this codec's, with a new sequence).
             channel: the channel or stream name the frame is bound to (part of the AAD).
             tenant: tenant id.
             classification: overrides the type's default classification.
@@ -119,7 +122,7 @@ class _Encoder:
             if isinstance(message, Envelope):
                 return self._encode_envelope(message, channel, encrypt)
             spec = self._registry.spec_for(type(message))
-            payload = message.model_dump(mode="json")
+            payload = spec.dump(message)
         except Exception as exc:
             self._stats.fail(1, exc)
             raise
@@ -221,10 +224,11 @@ class _Encoder:
         names = name_bytes(type_name, producer)
         spec = self._registry.get(type_name)
         payload = env.payload
-        if isinstance(payload, Message):
-            if self._registry.spec_for(type(payload)).type_name != type_name:
+        if isinstance(payload, (Message, msgspec.Struct)):
+            pspec = self._registry.spec_for(type(payload))
+            if pspec.type_name != type_name:
                 raise SchemaError("envelope type does not match its payload's registered type")
-            payload = payload.model_dump(mode="json")
+            payload = pspec.dump(payload)
         fields = (mid, type_name, ver, ts, seq)
         return self._seal(fields, names, x or None, payload, cb, spec, cls, encrypt)
 

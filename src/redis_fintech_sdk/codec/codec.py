@@ -9,8 +9,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+
 from ..errors import (
     CodecError,
+    DecryptionError,
     FrameError,
     PolicyError,
     SchemaError,
@@ -23,6 +26,7 @@ from .config import CodecConfig
 from .envelope import Envelope, FrameHeader
 from .ids import MessageIdGenerator, _new_producer_id
 from .ids import _default as _default_ids
+from .keyring import NONCE_SIZE, TAG_SIZE
 from .rotation import reseal
 from .serializers import JSON, MSGPACK, Serializer
 from .signing import SIGNATURE_SIZE
@@ -30,12 +34,17 @@ from .stats import CodecStatistics, _Counters
 from .wire import (
     FLAG_COMPRESSED,
     FLAG_ENCRYPTED,
+    FLAG_RESERVED,
     FLAG_SIGNED,
     H_CLASS,
     H_DICT_ID,
     H_RAW_SIZE,
     H_SIGNER,
     HEAD,
+    HEAD_SIZE,
+    MAX_PRODUCER,
+    PREFIX_SIZE,
+    V1,
     Limits,
     _as_bytes,
     _channel_bytes,
@@ -48,6 +57,8 @@ __all__ = ["Codec"]
 
 _auto_producers: weakref.WeakSet[Codec] = weakref.WeakSet()
 _pack_head = HEAD.pack
+_unpack_head = HEAD.unpack_from
+_SLOW_FLAGS = FLAG_RESERVED | FLAG_COMPRESSED | FLAG_SIGNED  # frames with an extension map
 _new_envelope = object.__new__
 _CACHE_MAX = 4096  # entries in each per-codec name cache
 _CODEC_KEYS = (H_DICT_ID, H_RAW_SIZE, H_SIGNER, H_CLASS)  # set by the codec, not the caller
@@ -129,6 +140,7 @@ class Codec(_Encoder):
         self._seqs: dict[str, tuple[itertools.count[int], bytes]] = {}
         self._names: dict[str, tuple[int, int, bytes]] = {}
         self._cbytes: dict[str, bytes] = {}
+        self._dnames: dict[bytes, tuple[str, str]] = {}
         self._lock = threading.Lock()
         self._stats = _Counters()
         self._n_enc = self._stats.encoded
@@ -156,6 +168,18 @@ class Codec(_Encoder):
             cache.clear()  # many distinct channels (pattern subscriptions): start over
         cache[channel] = cb
         return cb
+
+    def _decode_names(self, nb: bytes, tlen: int) -> tuple[str, str]:
+        # Type and producer names of received frames, decoded once per distinct pair.
+        try:
+            names = (nb[:tlen].decode(), nb[tlen:].decode())
+        except UnicodeDecodeError:
+            raise FrameError("a required header field is not UTF-8") from None
+        cache = self._dnames
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[nb] = names
+        return names
 
     def _own_names(self, type_name: str) -> tuple[int, int, bytes]:
         names = name_bytes(type_name, self._producer)
@@ -211,11 +235,48 @@ class Codec(_Encoder):
         try:
             if type(frame) is not bytes:
                 frame = _as_bytes(frame)
-            flags, fields, x, off = parse_frame(frame, self._limits)
-            loads = self._loads[flags & 0x0F]
+            size = len(frame)
+            if size < HEAD_SIZE or size > self._max_frame:
+                parse_frame(frame, self._limits)  # raises, naming the problem
+            # The common frame (no extension map, not compressed, not signed) is read inline;
+            # everything else, and every malformed frame, goes through parse_frame, which
+            # names the problem.
+            v1, flags, hlen, mid, ts, seq, ver, kid, tlen, plen = _unpack_head(frame)
+            off = PREFIX_SIZE + hlen
+            q = HEAD_SIZE + tlen + plen
+            if (
+                v1 != V1
+                or flags & _SLOW_FLAGS
+                or q != off
+                or off > size
+                or hlen > self._max_header
+                or not tlen
+                or plen > MAX_PRODUCER
+                or ts >> 63
+                or (kid and not flags & FLAG_ENCRYPTED)
+            ):
+                flags, fields, x, off = parse_frame(frame, self._limits)
+                type_name = fields[1]
+                loads = self._loads[flags & 0x0F]
+            else:
+                x = None
+                nb = frame[HEAD_SIZE:q]
+                try:
+                    type_name, producer = self._dnames[nb]
+                except KeyError:
+                    type_name, producer = self._decode_names(nb, tlen)
+                loads = self._loads[flags & 0x0F]
+                fields = (
+                    mid,
+                    type_name,
+                    ver,
+                    ts,
+                    producer,
+                    seq,
+                    kid if flags & FLAG_ENCRYPTED else None,
+                )
             if loads is None:
                 raise FrameError(f"unknown serializer id {flags & 0x0F}")
-            type_name = fields[1]
             spec = self._specs.get(type_name)
             encrypted = flags & FLAG_ENCRYPTED
             if not encrypted and (
@@ -223,7 +284,7 @@ class Codec(_Encoder):
                 or (x is not None and x.get(H_CLASS) in self._enc_classes)
             ):
                 raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
-            end = len(frame)
+            end = size
             if flags & FLAG_SIGNED:
                 assert x is not None  # parse_frame guarantees the signer id
                 end -= SIGNATURE_SIZE
@@ -241,12 +302,20 @@ class Codec(_Encoder):
             if encrypted:
                 ring = self._ring
                 if ring is None:
-                    raise UnknownKeyError(fields[6])  # type: ignore[arg-type]
+                    raise UnknownKeyError(kid)
                 try:
                     cb = self._cbytes[channel]
                 except (KeyError, TypeError):
                     cb = self._decode_channel(channel)
-                body = ring._open(fields[6], frame, off, end, frame[:off] + cb)  # type: ignore[arg-type]
+                decrypt = ring._decrypts.get(kid)
+                nonce_end = off + NONCE_SIZE
+                if decrypt is None or end - nonce_end < TAG_SIZE:
+                    body = ring._open(kid, frame, off, end, frame[:off] + cb)  # raises
+                else:
+                    try:
+                        body = decrypt(frame[off:nonce_end], frame[nonce_end:end], frame[:off] + cb)
+                    except InvalidTag:
+                        raise DecryptionError() from None
             else:
                 body = frame[off:end]
             if flags & FLAG_COMPRESSED:
@@ -257,8 +326,8 @@ class Codec(_Encoder):
             except Exception:  # any parser error on hostile bytes
                 raise FrameError("body cannot be parsed") from None
             if spec is not None:
-                if fields[2] != spec.version:
-                    payload = self._registry.upcast(type_name, fields[2], payload)
+                if ver != spec.version:
+                    payload = self._registry.upcast(type_name, ver, payload)
                 if validate:
                     payload = self._registry.validate(spec, payload)
             elif validate:

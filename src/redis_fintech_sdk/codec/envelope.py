@@ -13,6 +13,8 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from ..errors import ConfigurationError
 from .ids import _default as _default_ids
 from .messages import Message
@@ -338,8 +340,8 @@ class Envelope(_HeaderView):
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        # Never the payload's values: a Message redacts itself, a plain map shows only keys.
-        if isinstance(self.payload, Message):
+        # Never the payload's values: a model redacts itself, a plain map shows only keys.
+        if isinstance(self.payload, (Message, msgspec.Struct)):
             shown = repr(self.payload)
         elif isinstance(self.payload, dict):
             shown = f"<{len(self.payload)} fields>"

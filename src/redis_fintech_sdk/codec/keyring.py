@@ -143,6 +143,9 @@ class Keyring:
         if not 1 <= warn_after <= _NONCE_LIMIT:
             raise ConfigurationError("warn_after", "must be within 1..2**32")
         self._keys: dict[int, _Key] = {}
+        # key id -> bound AESGCM.decrypt, only for keys that may decrypt now (the decoder's
+        # one lookup). Rebuilt under the lock whenever a key is added or changes status.
+        self._decrypts: dict[int, Callable[..., bytes]] = {}
         self._primary: _Key | None = None
         self._warn_after = warn_after
         self._lock = threading.Lock()
@@ -186,6 +189,7 @@ class Keyring:
                 raise ConfigurationError("status", "add a destroyed key with add_destroyed()")
             key = _Key(key_id, bytes(material), status)
             self._keys[key_id] = key
+            self._sync_decrypts()
         if primary:
             self.promote(key_id)
 
@@ -260,6 +264,10 @@ class Keyring:
         """
         self._set_status(key_id, KeyStatus.DESTROYED)
 
+    def _sync_decrypts(self) -> None:
+        # A new dict, swapped in whole: readers never see one half-updated.
+        self._decrypts = {i: k.decrypt for i, k in self._keys.items() if k.decrypt is not None}
+
     def _set_status(self, key_id: int, status: KeyStatus) -> None:
         with self._lock:
             key = self._get(key_id)
@@ -268,6 +276,7 @@ class Keyring:
             if key.status is KeyStatus.DESTROYED and status is not KeyStatus.DESTROYED:
                 raise ConfigurationError("key_id", f"key {key_id} was destroyed")
             key.set_status(status)
+            self._sync_decrypts()
         logger.info("keyring: key %d is now %s", key_id, status.value)
 
     # -- inspection ----------------------------------------------------------------------

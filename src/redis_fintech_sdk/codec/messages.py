@@ -15,15 +15,23 @@
 
 A consumer that knows version 2 decodes version-1 frames by running the upcasters in order
 (1 -> 2 -> ...), so producers can be upgraded after consumers. See ``docs/messages.md``.
+
+A message class may also be a ``msgspec.Struct`` (the faster model type: about 0.6 us to dump
+or validate a market tick where pydantic takes about 2.5 us). ``Decimal`` fields travel as
+decimal strings and ``datetime`` fields as RFC 3339 text, as with :class:`Message`; fields
+annotated ``Sensitive`` are redacted in ``repr`` and never appear in validation errors.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import ConfigurationError, SchemaError
@@ -47,7 +55,7 @@ Classification = Literal["public", "internal", "confidential", "restricted"]
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns a payload of schema version ``n`` into one of version ``n + 1``."""
 
-_M = TypeVar("_M", bound="Message")
+_M = TypeVar("_M")
 
 
 class Message(BaseModel):
@@ -92,16 +100,67 @@ class MessageSpec:
     Attributes:
         type_name: the wire type name.
         version: the current schema version.
-        model: the pydantic model of the current version.
+        model: the model class of the current version: a :class:`Message` (pydantic)
+            or a ``msgspec.Struct`` subclass.
         classification: the default data classification.
         encrypted: frames of this type must be encrypted (encode and decode refuse otherwise).
+        fields: the model's field names.
+        sensitive: the names of the fields marked ``Sensitive``.
+        is_struct: the model is a ``msgspec.Struct`` (not a pydantic :class:`Message`).
     """
 
     type_name: str
     version: int
-    model: type[Message]
+    model: type[Any]
     classification: Classification
     encrypted: bool
+    fields: tuple[str, ...] = ()
+    sensitive: frozenset[str] = field(default=frozenset())
+    is_struct: bool = False
+
+    def dump(self, message: Any) -> Any:
+        """The message as plain wire data (decimal strings, RFC 3339 timestamps)."""
+        if isinstance(message, msgspec.Struct):
+            return msgspec.to_builtins(message, builtin_types=(bytes,))
+        return message.model_dump(mode="json")
+
+
+def _struct_sensitive(model: type[msgspec.Struct]) -> frozenset[str]:
+    hints = typing.get_type_hints(model, include_extras=True)
+    return frozenset(
+        name
+        for name in model.__struct_fields__
+        if any(m is Sensitive for m in getattr(hints.get(name), "__metadata__", ()))
+    )
+
+
+def _redacting_repr(model: type[msgspec.Struct], hidden: frozenset[str]) -> None:
+    # msgspec's repr shows every field; a Struct with sensitive fields gets one that does not.
+    def __repr__(self: msgspec.Struct) -> str:
+        parts = (
+            f"{name}={'***' if name in hidden else repr(getattr(self, name))}"
+            for name in model.__struct_fields__
+        )
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __rich_repr__(self: msgspec.Struct) -> Any:
+        for name in model.__struct_fields__:
+            yield name, ("***" if name in hidden else getattr(self, name))
+
+    model.__repr__ = __repr__  # type: ignore[method-assign,assignment]
+    model.__rich_repr__ = __rich_repr__  # type: ignore[method-assign]
+
+
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def _struct_error_text(exc: msgspec.ValidationError) -> str:
+    # msgspec's message names the path; some kinds quote the input ("Invalid enum value
+    # 'x'"): every quoted input is masked, the path after " - at " is kept.
+    text = str(exc)
+    what, _, where = text.partition(" - at ")
+    what = _QUOTED.sub("***", what)
+    return f"{where.strip('`') or '$'}: {what}"[:300]
 
 
 def _validation_text(exc: ValidationError, sensitive: frozenset[str]) -> str:
@@ -122,13 +181,13 @@ class MessageRegistry:
 
     def __init__(self) -> None:
         self._by_name: dict[str, MessageSpec] = {}
-        self._by_model: dict[type[Message], MessageSpec] = {}
+        self._by_model: dict[type[Any], MessageSpec] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._lock = threading.Lock()
 
     def register(
         self,
-        model: type[Message],
+        model: type[Any],
         type_name: str,
         *,
         version: int = 1,
@@ -138,7 +197,7 @@ class MessageRegistry:
         """Register ``model`` as the current version of ``type_name``.
 
         Args:
-            model: a :class:`Message` subclass.
+            model: a :class:`Message` subclass or a ``msgspec.Struct`` subclass.
             type_name: the wire name, e.g. ``"trade.executed"`` (1-255 bytes).
             version: the current schema version (``>= 1``).
             classification: default data classification of its frames.
@@ -148,8 +207,8 @@ class MessageRegistry:
         Raises:
             ConfigurationError: a bad argument or a type name already taken by another model.
         """
-        if not (isinstance(model, type) and issubclass(model, Message)):
-            raise ConfigurationError("model", "must be a Message subclass")
+        if not (isinstance(model, type) and issubclass(model, (Message, msgspec.Struct))):
+            raise ConfigurationError("model", "must be a Message or msgspec.Struct subclass")
         if not isinstance(type_name, str) or not 0 < len(type_name.encode()) <= 255:
             raise ConfigurationError("type_name", "must be a string of 1-255 bytes")
         if not isinstance(version, int) or not 1 <= version <= 0xFFFFFFFF:
@@ -158,7 +217,24 @@ class MessageRegistry:
             raise ConfigurationError("classification", f"must be one of {sorted(CLASSIFICATIONS)}")
         if encrypted is None:
             encrypted = classification in ("confidential", "restricted")
-        spec = MessageSpec(type_name, version, model, classification, bool(encrypted))
+        if issubclass(model, msgspec.Struct):
+            names: tuple[str, ...] = tuple(model.__struct_fields__)
+            sensitive = _struct_sensitive(model)
+            if sensitive:
+                _redacting_repr(model, sensitive)
+        else:
+            names = tuple(model.model_fields)
+            sensitive = model.__rfsdk_sensitive__
+        spec = MessageSpec(
+            type_name,
+            version,
+            model,
+            classification,
+            bool(encrypted),
+            names,
+            sensitive,
+            issubclass(model, msgspec.Struct),
+        )
         with self._lock:
             old = self._by_name.get(type_name)
             if old is not None and old.model is not model:
@@ -183,7 +259,7 @@ class MessageRegistry:
         """The spec registered under ``type_name``, or ``None``."""
         return self._by_name.get(type_name)
 
-    def spec_for(self, model: type[Message]) -> MessageSpec:
+    def spec_for(self, model: type[Any]) -> MessageSpec:
         """The spec of a registered model class.
 
         Raises:
@@ -224,12 +300,18 @@ class MessageRegistry:
                 ) from None
         return payload
 
-    def validate(self, spec: MessageSpec, payload: Any) -> Message:
+    def validate(self, spec: MessageSpec, payload: Any) -> Any:
         """Validate an (already upcast) payload into the spec's model.
 
         Raises:
             SchemaError: validation failed; the text names fields and error types only.
         """
+        if spec.is_struct:
+            try:
+                return msgspec.convert(payload, spec.model)
+            except msgspec.ValidationError as exc:
+                detail = _struct_error_text(exc)
+                raise SchemaError(f"{spec.type_name} v{spec.version} invalid: {detail}") from None
         try:
             return spec.model.model_validate(payload)
         except ValidationError as exc:
@@ -253,7 +335,7 @@ def message(
     encrypted: bool | None = None,
     registry: MessageRegistry | None = None,
 ) -> Callable[[type[_M]], type[_M]]:
-    """Class decorator registering a :class:`Message` subclass.
+    """Class decorator registering a :class:`Message` or ``msgspec.Struct`` subclass.
 
     Arguments are those of :meth:`MessageRegistry.register`.
 

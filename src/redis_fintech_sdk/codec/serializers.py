@@ -19,6 +19,7 @@ import uuid
 from typing import Any, Protocol, runtime_checkable
 
 import msgpack
+import msgspec
 
 from ._json import json_dumps, json_loads
 
@@ -76,21 +77,38 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"cannot serialise a {type(obj).__name__}")
 
 
-def _no_ext(code: int, data: bytes) -> Any:
+def _no_ext(code: int, data: bytes | memoryview) -> Any:
     raise ValueError("MessagePack extension types are not allowed in a payload")
+
+
+# msgspec holds no per-call state in a Decoder: one instance serves every thread. It decodes
+# the standard timestamp extension (-1) to an aware datetime and calls the hook, which refuses,
+# for every application extension type.
+_DECODER = msgspec.msgpack.Decoder(ext_hook=_no_ext)
 
 
 class MsgPackSerializer:
     """MessagePack bodies (the default): compact, fast, binary-safe.
 
-    Strings are UTF-8 ``str`` types, bytes are ``bin`` types, map keys must be strings,
-    extension types are refused.
+    Strings are UTF-8 ``str`` types, bytes are ``bin`` types. Encoding uses msgpack-python
+    (exact control of the bytes: the test vectors pin them); decoding uses msgspec, about
+    twice as fast. Map keys are written as strings; the decoder also accepts other scalar
+    keys (integers, for instance) and the standard timestamp extension (as an aware
+    ``datetime``) from foreign producers, and refuses application extension types. Typed
+    decoding (``Codec.decode(validate=True)``) refuses whatever does not fit the schema.
+
+    ``loads(data)`` parses one value with no trailing bytes and raises ``ValueError``
+    (msgspec's ``DecodeError``) on malformed data or an application extension type, and
+    ``RecursionError`` on absurd nesting.
     """
 
     serializer_id = 0
     name = "msgpack"
 
     __slots__ = ("_local",)
+
+    # The C function itself: no Python frame per decoded body (~0.1 us a message).
+    loads = staticmethod(_DECODER.decode)
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -107,14 +125,6 @@ class MsgPackSerializer:
         except AttributeError:
             packer = self._local.packer = msgpack.Packer(default=_plain)
         return packer.pack(obj)  # type: ignore[no-any-return]
-
-    def loads(self, data: bytes) -> Any:
-        """Parse MessagePack (one value, no trailing bytes).
-
-        Raises:
-            ValueError: malformed data, trailing bytes, extension types or deep nesting.
-        """
-        return msgpack.unpackb(data, ext_hook=_no_ext)
 
     def __repr__(self) -> str:
         return "MsgPackSerializer()"

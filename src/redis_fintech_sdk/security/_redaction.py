@@ -16,6 +16,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
+
 from redis_fintech_sdk.codec import Message, MessageRegistry, MessageSpec, default_registry
 from redis_fintech_sdk.errors import PolicyError, redact
 from redis_fintech_sdk.settings import Secret
@@ -60,7 +62,7 @@ def sensitive_field_names(registry: MessageRegistry | None = None) -> frozenset[
     for type_name in reg.type_names():
         spec = reg.get(type_name)
         if spec is not None:
-            names |= spec.model.__rfsdk_sensitive__
+            names |= spec.sensitive
     return frozenset(names)
 
 
@@ -71,9 +73,9 @@ def field_classifications(spec: MessageSpec) -> dict[str, str]:
     trade's symbol is not itself confidential; its account number is.
     """
     type_level = CLASSIFICATION_ORDER.index(spec.classification)
-    sensitive = spec.model.__rfsdk_sensitive__
+    sensitive = spec.sensitive
     out: dict[str, str] = {}
-    for name in spec.model.model_fields:
+    for name in spec.fields:
         level = max(type_level, 2) if name in sensitive else min(type_level, 1)
         out[name] = CLASSIFICATION_ORDER[level]
     return out
@@ -170,6 +172,8 @@ class RedactionFilter(logging.Filter):
     def _arg(self, value: Any) -> Any:
         if isinstance(value, Message):
             return value.redacted()
+        if isinstance(value, msgspec.Struct):
+            return repr(value)  # registered Structs with Sensitive fields redact their repr
         if isinstance(value, Mapping):
             fields = self._fields()
             return {k: (_MASK if k in fields else self._arg(v)) for k, v in value.items()}

@@ -15,7 +15,7 @@ if default_registry.get("test.pubsub.tick") is None:
         n: int
 
 else:  # pragma: no cover - re-imported under another module name
-    Tick = default_registry.get("test.pubsub.tick").model  # type: ignore[union-attr,misc,assignment]
+    Tick = default_registry.get("test.pubsub.tick").model  # type: ignore[union-attr,misc]
 
 
 def codec() -> Codec:

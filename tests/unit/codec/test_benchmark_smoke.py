@@ -26,9 +26,10 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "msgpack+aesgcm (raw)" in out
     assert "(pydantic)" in out
+    assert "(msgspec)" in out
     assert "orjson" in out
     rows = bench.run(5, 1, signed=False, out=lambda _line: None)
-    # 8 unsigned flag combinations for each message + one pydantic row for the tick
-    assert len(rows) == 17
+    # 8 unsigned flag combinations for each message + a pydantic and a Struct row (tick)
+    assert len(rows) == 18
     assert all(r["encode_us"] > 0 and r["decode_ratio"] > 0 for r in rows)
     assert {r["message"] for r in rows} == {"tick", "20KB"}

@@ -142,7 +142,7 @@ def test_registration_errors(registry: MessageRegistry, trade: Message) -> None:
         reg.register(B, "b", classification="secret")  # type: ignore[arg-type]
     assert info.value.field == "classification"
     with pytest.raises(ConfigurationError):
-        reg.register(int, "c")  # type: ignore[arg-type]
+        reg.register(int, "c")
     assert registry.get("trade.executed") is not None
     assert registry.spec_for(type(trade)).encrypted is True
 
