@@ -141,6 +141,8 @@ class Codec(_Encoder):
         self._names: dict[str, tuple[int, int, bytes]] = {}
         self._cbytes: dict[str, bytes] = {}
         self._dnames: dict[bytes, tuple[str, str]] = {}
+        # A codec that requires signatures sends every frame through the general path.
+        self._force_slow = FLAG_SIGNED if cfg.require_signature else 0
         self._lock = threading.Lock()
         self._stats = _Counters()
         self._n_enc = self._stats.encoded
@@ -246,7 +248,7 @@ class Codec(_Encoder):
             q = HEAD_SIZE + tlen + plen
             if (
                 v1 != V1
-                or flags & _SLOW_FLAGS
+                or (flags | self._force_slow) & _SLOW_FLAGS
                 or q != off
                 or off > size
                 or hlen > self._max_header
@@ -258,7 +260,9 @@ class Codec(_Encoder):
                 flags, fields, x, off = parse_frame(frame, self._limits)
                 type_name = fields[1]
                 loads = self._loads[flags & 0x0F]
+                slow = True
             else:
+                slow = False
                 x = None
                 nb = frame[HEAD_SIZE:q]
                 try:
@@ -279,26 +283,31 @@ class Codec(_Encoder):
                 raise FrameError(f"unknown serializer id {flags & 0x0F}")
             spec = self._specs.get(type_name)
             encrypted = flags & FLAG_ENCRYPTED
-            if not encrypted and (
-                (spec is not None and spec.encrypted)
-                or (x is not None and x.get(H_CLASS) in self._enc_classes)
-            ):
-                raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
             end = size
-            if flags & FLAG_SIGNED:
-                assert x is not None  # parse_frame guarantees the signer id
-                end -= SIGNATURE_SIZE
-                if end < off:
-                    raise FrameError("truncated frame")
-                if self._verifier is not None:
-                    self._verifier.verify(
-                        x[H_SIGNER],
-                        frame[end:],
-                        signature_input(_channel_bytes(channel), frame[:end]),
-                        channel=channel,
-                    )
-            elif self._require_signature:
-                raise SignatureError("frame is not signed")
+            if slow:
+                if not encrypted and (
+                    (spec is not None and spec.encrypted)
+                    or (x is not None and x.get(H_CLASS) in self._enc_classes)
+                ):
+                    raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
+                if flags & FLAG_SIGNED:
+                    assert x is not None  # parse_frame guarantees the signer id
+                    end -= SIGNATURE_SIZE
+                    if end < off:
+                        raise FrameError("truncated frame")
+                    if self._verifier is not None:
+                        self._verifier.verify(
+                            x[H_SIGNER],
+                            frame[end:],
+                            signature_input(_channel_bytes(channel), frame[:end]),
+                            channel=channel,
+                        )
+                elif self._require_signature:
+                    raise SignatureError("frame is not signed")
+            elif not encrypted and spec is not None and spec.encrypted:
+                # The inline path: no extension map (so no classification), not signed, and
+                # this codec does not require signatures (else _force_slow sent it above).
+                raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
             if encrypted:
                 ring = self._ring
                 if ring is None:
@@ -318,7 +327,7 @@ class Codec(_Encoder):
                         raise DecryptionError() from None
             else:
                 body = frame[off:end]
-            if flags & FLAG_COMPRESSED:
+            if slow and flags & FLAG_COMPRESSED:
                 assert x is not None  # parse_frame guarantees the raw size
                 body = self._zstd.decompress(body, x[H_RAW_SIZE], x.get(H_DICT_ID))
             try:
