@@ -100,6 +100,9 @@ def render_md(report: dict[str, Any]) -> str:
             f"| {c['ambiguous']} | {c['phantoms']} | {c['gaps_unreported']} "
             f"| `{json.dumps(notes, sort_keys=True, default=str)}` |"
         )
+    key = _key_figures(report["scenarios"])
+    if key:
+        lines += ["", "## Figures with goals of their own", "", *key]
     lines += ["", "## Fault schedules", ""]
     for r in report["scenarios"]:
         lines.append(f"### `{r['scenario']}` (seed {r['seed']})")
@@ -110,6 +113,39 @@ def render_md(report: dict[str, Any]) -> str:
             lines.append(f"* … {len(faults) - len(shown)} more in certify.json")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _mb(n: Any) -> str:
+    return f"{int(n) / 2**20:.1f} MB"
+
+
+def _key_figures(scenarios: list[dict[str, Any]]) -> list[str]:
+    """One line per soak, B1 and F9 run: the figures their goals are about."""
+    lines = []
+    for r in scenarios:
+        n, name = r["notes"], f"`{r['scenario']}` ({r['outcome']})"
+        if "rss_growth" in n:
+            traced = n.get("tracemalloc_growth", {}).get("bytes_by_owner", {})
+            lines.append(
+                f"* {name}: RSS of the SDK process {_mb(n['rss_start'])} → {_mb(n['rss_end'])} "
+                f"after warm-up ({n['rss_growth']:+.2%}, goal ≤ +10 %); fds "
+                f"{n['fds_start']} → {n['fds_end']}; tracemalloc growth by owner "
+                f"{json.dumps(traced)}; {r['counts']['acknowledged']} acked, "
+                f"{len(r['faults'])} faults"
+            )
+        elif "runs_goal" in n:
+            lines.append(
+                f"* {name}: {n['runs']} of {n['runs_goal']} runs in {len(n['shards'])} "
+                f"shard(s), peak RSS per shard {[s['peak_rss_mb'] for s in n['shards']]} MB "
+                f"(limit {n['rss_limit_mb']})"
+            )
+        elif "readback_via_proxy" in n:
+            lines.append(
+                f"* {name}: read back through the slicer: {n['readback_via_proxy']} in "
+                f"{n['readback_pages']} pages (slowest {n['readback_page_max_s']} s); "
+                f"lost {r['counts']['lost']} of {r['counts']['acknowledged']} (server side)"
+            )
+    return lines
 
 
 def main() -> int:

@@ -4,8 +4,8 @@ migration and ``CLUSTER FAILOVER``.
 Each test starts its own topology (several processes, so they run on the newest Redis
 binary only) and keeps a writer, a publisher and a subscriber busy through the fault:
 
-* writes acknowledged (F11: with ``WAIT 1`` through ``Durability(replicas=1)``) are never
-  lost and never applied twice;
+* writes acknowledged (F11: with ``WAIT`` for every healthy replica through
+  ``Durability(replicas="all")``) are never lost and never applied twice;
 * the subscriber ends up subscribed on the node that serves its channel now, and reports
   every message it missed (exact count).
 """
@@ -121,33 +121,19 @@ def _kill_primary_and_wait(topo: SentinelTopology, timeout: float = 30.0) -> tup
     raise AssertionError("sentinels did not promote a replica after SIGKILL")
 
 
-WAIT_CONFIRMED_WRITES_LOST_ON_DEMOTED_PRIMARY = (
-    "known loss, not yet prevented: SENTINEL FAILOVER does not pause the old primary, which "
-    "keeps accepting XADDs until it is reconfigured; a replica still attached to it answers "
-    "WAIT 1, then resyncs from the new primary and drops them (about 150 WAIT-confirmed "
-    "writes per failover here). Needs min-replicas-to-write on the server or a producer "
-    "that re-checks the primary before confirming; the Pub/Sub half of this test passes"
-)
-
-
-@pytest.mark.parametrize(
-    "how",
-    [
-        pytest.param(
-            "command",
-            marks=pytest.mark.xfail(
-                strict=True, reason=WAIT_CONFIRMED_WRITES_LOST_ON_DEMOTED_PRIMARY
-            ),
-        ),
-        "sigkill",
-    ],
-)
+@pytest.mark.parametrize("how", ["command", "sigkill"])
 async def test_f11_sentinel_failover_writes_resume_pubsub_moves_no_wait_acked_loss(
     redis_binary: RedisBinary, history: History, how: str
 ) -> None:
     _newest_only(redis_binary)
     history.notes["redis_version"] = redis_binary.version_string
-    # Two replicas: after a SIGKILL there is still one to satisfy WAIT 1.
+    # Two replicas: after a SIGKILL there is still one to acknowledge. With
+    # Durability(replicas="all") the producer waits for every replica the Sentinels hold
+    # healthy: during a SENTINEL FAILOVER the old primary keeps accepting appends, but the
+    # promoted replica has left it, so it cannot confirm any (WAIT 2 reaches 1) and the
+    # idempotent retry lands them on the new primary. With replicas=1 the second replica,
+    # still attached to the old primary, confirmed ~150 per failover that the resync from
+    # the new primary then dropped.
     topo = SentinelTopology(redis_binary, replicas=2)
     await anyio.to_thread.run_sync(topo.start)
     failovers = scale(1, 3) if how == "command" else 1
@@ -174,7 +160,7 @@ async def test_f11_sentinel_failover_writes_resume_pubsub_moves_no_wait_acked_lo
                 wclient,
                 stream,
                 codec=RawFrameCodec(),
-                durability=Durability(replicas=1, timeout=1.0),
+                durability=Durability(replicas="all", timeout=1.0),
                 retry=RetryPolicy(attempts=100, base=0.05, cap=0.25),
             )
             stop = anyio.Event()
@@ -241,6 +227,11 @@ async def test_f11_sentinel_failover_writes_resume_pubsub_moves_no_wait_acked_lo
                 stop.set()
                 await anyio.sleep(0.3)
                 tg.cancel_scope.cancel()
+            stats = producer.statistics()
+            # Appends the producer retried (each failover: WAITs the old primary could not
+            # satisfy, connection errors) and duplicates its idempotency ids suppressed.
+            history.notes["producer_retries"] = stats.retries
+            history.notes["producer_duplicates_suppressed"] = stats.duplicates_suppressed
         with topo.primary.client() as raw:
             entries: Any = raw.xrange(stream)
     finally:
@@ -251,6 +242,7 @@ async def test_f11_sentinel_failover_writes_resume_pubsub_moves_no_wait_acked_lo
     history.notes.update(
         {
             "write_errors": writer.errors,
+            "write_error_samples": writer.samples,
             "writes_acked": len(writer.acked),
             "write_resume_s": resume,
             "subscriber_moved_s": moved,
@@ -342,26 +334,7 @@ SHARD_RESUBSCRIBE_USES_STALE_SLOTS = (
 )
 
 
-SET_SURFACES_CLUSTERERROR_DURING_MIGRATION = (
-    "bug: single-key SETs through AsyncClient on a Cluster raise ClusterError ('TTL "
-    "exhausted') while a slot is half-migrated: redis-py 8.1's asyncio RedisCluster sends "
-    "ASKING on one pooled connection and the command on another (_execute_command), so "
-    "with concurrent callers the importing node answers MOVED and the client ping-pongs "
-    "until its redirect TTL runs out; the SDK neither works around it nor retries it. "
-    "About 10 per migration in every run; no acknowledged write is lost"
-)
-
-
-@pytest.mark.parametrize(
-    "part",
-    [
-        pytest.param(
-            "kv",
-            marks=pytest.mark.xfail(strict=True, reason=SET_SURFACES_CLUSTERERROR_DURING_MIGRATION),
-        ),
-        pytest.param("sharded_pubsub"),
-    ],
-)
+@pytest.mark.parametrize("part", ["kv", "sharded_pubsub"])
 async def test_f17_cluster_slot_migration_and_failover(
     redis_binary: RedisBinary, history: History, part: str
 ) -> None:
@@ -502,10 +475,10 @@ async def test_f17_cluster_slot_migration_and_failover(
         min_acknowledged=200,
     )  # fmt: skip
     assert stale_reads == 0
+    # Commands on the half-migrated slot (ASK) complete: the SDK's cluster client sends
+    # ASKING and the command on one connection (tests/integration/test_cluster_retry_ask.py).
+    assert writer.errors == {}, f"errors surfaced to the caller: {writer.errors}"
     if part == "kv":
-        assert writer.errors == {}, f"errors surfaced to the caller: {writer.errors}"
         return
-    # The sharded part judges the subscriber; the writer's errors during a migration are
-    # the "kv" part's known bug and are kept in the notes above.
     assert rec.reported_missed() == rec.exact_missed(), history.notes
     assert rec.duplicate_receipts() == 0

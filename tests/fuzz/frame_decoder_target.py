@@ -2,7 +2,10 @@
 
 Run directly with atheris (coverage-guided, libFuzzer)::
 
-    python tests/fuzz/frame_decoder_target.py -runs=1000000 -max_len=4096
+    python tests/fuzz/frame_decoder_target.py -runs=1000000 -max_len=4096 corpus/
+
+(``tests/fuzz/test_frame_decoder_fuzz.py`` runs it the way CI and certify do: shards with
+their own ``-seed`` and corpus, ``-rss_limit_mb=2048``, started through a small launcher.)
 
 Without atheris installed, ``--fallback N`` runs N seeded random mutations of the test-vector
 frames instead (same oracle, no coverage guidance). The seed corpus is every valid and
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import resource
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,6 +132,10 @@ def main(argv: list[str]) -> None:
             runs = int(argv[argv.index("--fallback") + 1])
         print(f"fallback fuzzing: {fallback(runs, seed=runs)} inputs, no crash")
         return
+    # libFuzzer's -rss_limit_mb checks ru_maxrss, which Linux carries over exec from the
+    # process this one was forked from: say where it starts (test_frame_decoder_fuzz.py).
+    start_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    print(f"frame_decoder_target: ru_maxrss at start: {start_mb} MB", file=sys.stderr, flush=True)
     corpus_dir = [a for a in argv[1:] if not a.startswith("-")]
     if corpus_dir:
         seed_dir = Path(corpus_dir[0])

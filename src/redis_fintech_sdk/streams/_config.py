@@ -6,6 +6,7 @@ import enum
 import os
 import socket
 from dataclasses import dataclass
+from typing import Literal
 
 from redis_fintech_sdk.errors import ConfigurationError
 
@@ -95,24 +96,82 @@ class Retention:
         _positive("retention.trim_every", self.trim_every)
 
 
+ALL_REPLICAS = "all"
+"""``Durability(replicas="all")``: wait for every healthy replica (see :class:`Durability`)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Durability:
     """What an append waits for before it is reported as done.
 
     Attributes:
-        replicas: ``WAIT`` for this many replicas to acknowledge the write.
+        replicas: ``WAIT`` for this many replicas to acknowledge the write, or ``"all"``:
+            for every replica the deployment has now (Kafka's ``acks=all``). With
+            Sentinel that is the larger of the healthy replicas any Sentinel lists for the
+            primary (``SENTINEL REPLICAS``, without ``s_down``/``o_down``/``disconnected``)
+            and the primary's own connected replicas (``INFO replication``); without
+            Sentinel only the latter. The count is re-read at most every second and after
+            every shortfall. Only ``"all"`` with Sentinel keeps WAIT-confirmed appends
+            through a ``SENTINEL FAILOVER``: the promoted replica has left the old primary,
+            so the old primary cannot gather every replica's acknowledgement and confirms
+            nothing. A fixed ``replicas=n`` can be satisfied by a replica that is about to
+            resync from the new primary and drop the write. See docs/streams.md.
+        min_replicas: with ``"all"`` only: wait for at least this many even when fewer are
+            known (default 1), so a deployment whose replicas are all down fails the wait
+            rather than confirming with none.
         local_fsync: ``WAITAOF 1 0``: wait for the primary to fsync its AOF (Redis 7.2+;
             skipped and counted on older servers).
         timeout: seconds to wait; a shortfall raises :class:`DurabilityError`.
+
+    Raises:
+        ConfigurationError: an invalid value; ``field`` names it (``durability.replicas``,
+            ``durability.min_replicas``, ``durability.timeout``).
     """
 
-    replicas: int = 0
+    replicas: int | Literal["all"] = 0
+    min_replicas: int | None = None
     local_fsync: bool = False
     timeout: float = 1.0
 
     def __post_init__(self) -> None:
-        _positive("durability.replicas", self.replicas, allow_zero=True)
+        if self.replicas != ALL_REPLICAS and (
+            isinstance(self.replicas, bool) or not isinstance(self.replicas, int)
+        ):
+            raise ConfigurationError(
+                "durability.replicas",
+                f'must be an integer >= 0 or "all", got {self.replicas!r}',
+            )
+        if isinstance(self.replicas, int) and self.replicas < 0:
+            raise ConfigurationError(
+                "durability.replicas", f'must be an integer >= 0 or "all", got {self.replicas}'
+            )
+        if self.min_replicas is not None:
+            if self.replicas != ALL_REPLICAS:
+                raise ConfigurationError(
+                    "durability.min_replicas", 'only applies to replicas="all"'
+                )
+            if (
+                isinstance(self.min_replicas, bool)
+                or not isinstance(self.min_replicas, int)
+                or self.min_replicas < 0
+            ):
+                raise ConfigurationError(
+                    "durability.min_replicas",
+                    f"must be an integer >= 0, got {self.min_replicas!r}",
+                )
         _positive("durability.timeout", self.timeout)
+
+    @property
+    def all_replicas(self) -> bool:
+        """Whether the count is every healthy replica (``replicas="all"``)."""
+        return self.replicas == ALL_REPLICAS
+
+    @property
+    def floor(self) -> int:
+        """The fewest replicas waited for: ``min_replicas`` (default 1) or ``replicas``."""
+        if isinstance(self.replicas, int):
+            return self.replicas
+        return 1 if self.min_replicas is None else self.min_replicas
 
 
 def default_consumer_name() -> str:

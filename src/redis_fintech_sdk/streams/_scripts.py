@@ -18,9 +18,17 @@ __all__ = [
 # KEYS: stream, dedup hash (iid -> entry id), dedup zset (iid by insertion time, ms)
 # ARGV: iid, window_ms, max_ids, field, frame, n_trim, trim args...
 # Returns {1, id} for a new entry, {0, id} when this iid was already appended.
+# A duplicate still writes (it renews the dedup keys' expiry): WAIT counts acknowledgements
+# of the calling connection's last write, and a retry may run on another connection than
+# the original append. Without a write here, a retry's WAIT would confirm an append no
+# replica has received yet.
 IDEMPOTENT_XADD = """
 local known = redis.call('HGET', KEYS[2], ARGV[1])
-if known then return {0, known} end
+if known then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  return {0, known}
+end
 local xa = {'XADD', KEYS[1]}
 local ntrim = tonumber(ARGV[6])
 for i = 1, ntrim do xa[#xa + 1] = ARGV[6 + i] end

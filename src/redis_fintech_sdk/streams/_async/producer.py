@@ -32,6 +32,12 @@ from redis_fintech_sdk.resilience import RetryPolicy, is_retryable
 from redis_fintech_sdk.streams._async.admin import AsyncStreamAdmin
 from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
 from redis_fintech_sdk.streams._config import FRAME_FIELD, Durability, Retention, TrimPolicy
+from redis_fintech_sdk.streams._durability import (
+    ReplicaCountCache,
+    connected_replicas,
+    demoted_while_waiting,
+    replicas_to_wait_for,
+)
 from redis_fintech_sdk.streams._info import ServerFeatures
 from redis_fintech_sdk.streams._keys import StreamKeys
 from redis_fintech_sdk.streams._scripts import IDEMPOTENT_XADD
@@ -40,6 +46,9 @@ from redis_fintech_sdk.streams._stats import ProducerStatistics
 __all__ = ["AsyncStreamProducer"]
 
 log = logging.getLogger("redis_fintech_sdk.streams")
+
+_REPLICA_COUNT_TTL = 1.0
+"""Seconds a ``Durability(replicas="all")`` count is reused before it is read again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,9 @@ class AsyncStreamProducer:
         codec: turns messages into frames; default :func:`default_codec`. ``bytes`` given
             to :meth:`add` are taken as ready frames.
         retention: how much of the stream to keep (default: everything).
-        durability: what each append waits for (default: the primary's reply).
+        durability: what each append waits for (default: the primary's reply). With
+            ``Durability(replicas="all")`` the replica count is re-read at most every
+            second and after every shortfall or retried error (see :class:`Durability`).
         idempotent: check idempotency ids on the server (default true).
         producer_id: names this producer in the dedup records (default: random).
         dedup_window: seconds an idempotency id is remembered.
@@ -127,6 +138,7 @@ class AsyncStreamProducer:
         self._trims = 0
         self._trimmed = 0
         self._durability_skipped = 0
+        self._replica_count = ReplicaCountCache(ttl=_REPLICA_COUNT_TTL)
         self._last_append = 0.0
         self._metrics = active(metrics)
         self._tracing = active(tracing)
@@ -289,6 +301,7 @@ class AsyncStreamProducer:
                 if self._metrics is not None:
                     self._metrics.inc("retries_total", 1.0, {"operation": "xadd"})
                 log.info("retrying append to %s after %s", self.stream, type(exc).__name__)
+                await self._after_failure()
                 await anyio.sleep(delay)
         self._appended += len(items)
         self._last_append = time.time()
@@ -300,8 +313,39 @@ class AsyncStreamProducer:
         await self._maybe_trim(len(items))
         return ids
 
+    async def _after_failure(self) -> None:
+        """Before a retry: the topology may have changed, so look again.
+
+        The replica count is read afresh, and with Sentinel the primary is re-checked
+        (``refresh_primary`` drops idle connections to a demoted one), so a write the old
+        primary could not get confirmed is retried on the new one.
+        """
+        self._replica_count.invalidate()
+        if self._client.config.sentinel is not None:
+            try:
+                await self._client.refresh_primary()
+            except RedisError as refresh_error:
+                log.debug("primary re-check failed: %s", type(refresh_error).__name__)
+
+    async def _wait_count(self) -> int:
+        """How many replicas this append's ``WAIT`` asks for (see :class:`Durability`)."""
+        durability = self.durability
+        if durability is None:
+            return 0
+        if not durability.all_replicas:
+            return durability.floor
+        cached = self._replica_count.get()
+        if cached is not None:
+            return cached
+        views = await self._client.sentinel_replicas()
+        info = await self._client.replication_info(self.stream)
+        count = replicas_to_wait_for(views, connected_replicas(info), durability.floor)
+        self._replica_count.put(count)
+        return count
+
     async def _send(self, items: Sequence[_Item]) -> list[str]:
         features = await self.features()
+        wait_count = await self._wait_count()
         trim = self._trim_args(features)
         stream = self.stream
         with self._client.translate_errors("XADD", key=stream):
@@ -335,10 +379,15 @@ class AsyncStreamProducer:
                             ],
                             client=pipe,  # type: ignore[arg-type]
                         )
-                waits = self._queue_durability(pipe, features)
-                replies = await pipe.execute()
+                waits = self._queue_durability(pipe, features, wait_count)
+                # Replies one by one: an append that succeeded and a WAIT that then failed
+                # is "applied, not confirmed" (below), not the WAIT's error.
+                replies = await pipe.execute(raise_on_error=False)
+            for reply in replies[: len(items)]:
+                if isinstance(reply, Exception):
+                    raise reply
         ids = self._parse_ids(replies[: len(items)])
-        self._check_durability(replies[len(items) :], waits)
+        self._check_durability(replies[len(items) :], waits, wait_count)
         return ids
 
     def _parse_ids(self, replies: Sequence[Any]) -> list[str]:
@@ -353,14 +402,14 @@ class AsyncStreamProducer:
             ids.append(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
         return ids
 
-    def _queue_durability(self, pipe: Any, features: ServerFeatures) -> list[str]:
+    def _queue_durability(self, pipe: Any, features: ServerFeatures, wait_count: int) -> list[str]:
         waits: list[str] = []
         durability = self.durability
         if durability is None:
             return waits
         timeout_ms = max(1, int(durability.timeout * 1000))
-        if durability.replicas:
-            pipe.execute_command("WAIT", durability.replicas, timeout_ms)
+        if wait_count:
+            pipe.execute_command("WAIT", wait_count, timeout_ms)
             waits.append("WAIT")
         if durability.local_fsync:
             if features.waitaof:
@@ -370,14 +419,28 @@ class AsyncStreamProducer:
                 self._durability_skipped += 1
         return waits
 
-    def _check_durability(self, replies: Sequence[Any], waits: Sequence[str]) -> None:
+    def _check_durability(
+        self, replies: Sequence[Any], waits: Sequence[str], wait_count: int
+    ) -> None:
         durability = self.durability
         for kind, reply in zip(waits, replies, strict=False):
             if durability is None:
                 return
-            if kind == "WAIT" and int(reply) < durability.replicas:
+            if isinstance(reply, Exception):
+                if demoted_while_waiting(reply):
+                    # The primary became a replica while (or before) waiting — a failover:
+                    # the append is not confirmed, and a retry goes to the new primary.
+                    raise DurabilityError(
+                        f"append not confirmed: the server stopped being the primary ({kind})",
+                        command=kind,
+                        address=self._client.address,
+                    ) from reply
+                with self._client.translate_errors(kind, key=self.stream):
+                    raise reply
+            if kind == "WAIT" and int(reply) < wait_count:
+                which = " (every healthy replica)" if durability.all_replicas else ""
                 raise DurabilityError(
-                    f"append reached {int(reply)} of {durability.replicas} replicas in time",
+                    f"append reached {int(reply)} of {wait_count} replicas{which} in time",
                     command="WAIT",
                     address=self._client.address,
                 )

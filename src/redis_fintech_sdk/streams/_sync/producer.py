@@ -34,6 +34,12 @@ from redis_fintech_sdk.resilience import RetryPolicy, is_retryable
 from redis_fintech_sdk.streams._sync.admin import StreamAdmin
 from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
 from redis_fintech_sdk.streams._config import FRAME_FIELD, Durability, Retention, TrimPolicy
+from redis_fintech_sdk.streams._durability import (
+    ReplicaCountCache,
+    connected_replicas,
+    demoted_while_waiting,
+    replicas_to_wait_for,
+)
 from redis_fintech_sdk.streams._info import ServerFeatures
 from redis_fintech_sdk.streams._keys import StreamKeys
 from redis_fintech_sdk.streams._scripts import IDEMPOTENT_XADD
@@ -42,6 +48,9 @@ from redis_fintech_sdk.streams._stats import ProducerStatistics
 __all__ = ["StreamProducer"]
 
 log = logging.getLogger("redis_fintech_sdk.streams")
+
+_REPLICA_COUNT_TTL = 1.0
+"""Seconds a ``Durability(replicas="all")`` count is reused before it is read again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,9 @@ class StreamProducer:
         codec: turns messages into frames; default :func:`default_codec`. ``bytes`` given
             to :meth:`add` are taken as ready frames.
         retention: how much of the stream to keep (default: everything).
-        durability: what each append waits for (default: the primary's reply).
+        durability: what each append waits for (default: the primary's reply). With
+            ``Durability(replicas="all")`` the replica count is re-read at most every
+            second and after every shortfall or retried error (see :class:`Durability`).
         idempotent: check idempotency ids on the server (default true).
         producer_id: names this producer in the dedup records (default: random).
         dedup_window: seconds an idempotency id is remembered.
@@ -129,6 +140,7 @@ class StreamProducer:
         self._trims = 0
         self._trimmed = 0
         self._durability_skipped = 0
+        self._replica_count = ReplicaCountCache(ttl=_REPLICA_COUNT_TTL)
         self._last_append = 0.0
         self._metrics = active(metrics)
         self._tracing = active(tracing)
@@ -291,6 +303,7 @@ class StreamProducer:
                 if self._metrics is not None:
                     self._metrics.inc("retries_total", 1.0, {"operation": "xadd"})
                 log.info("retrying append to %s after %s", self.stream, type(exc).__name__)
+                self._after_failure()
                 time.sleep(delay)
         self._appended += len(items)
         self._last_append = time.time()
@@ -302,8 +315,39 @@ class StreamProducer:
         self._maybe_trim(len(items))
         return ids
 
+    def _after_failure(self) -> None:
+        """Before a retry: the topology may have changed, so look again.
+
+        The replica count is read afresh, and with Sentinel the primary is re-checked
+        (``refresh_primary`` drops idle connections to a demoted one), so a write the old
+        primary could not get confirmed is retried on the new one.
+        """
+        self._replica_count.invalidate()
+        if self._client.config.sentinel is not None:
+            try:
+                self._client.refresh_primary()
+            except RedisError as refresh_error:
+                log.debug("primary re-check failed: %s", type(refresh_error).__name__)
+
+    def _wait_count(self) -> int:
+        """How many replicas this append's ``WAIT`` asks for (see :class:`Durability`)."""
+        durability = self.durability
+        if durability is None:
+            return 0
+        if not durability.all_replicas:
+            return durability.floor
+        cached = self._replica_count.get()
+        if cached is not None:
+            return cached
+        views = self._client.sentinel_replicas()
+        info = self._client.replication_info(self.stream)
+        count = replicas_to_wait_for(views, connected_replicas(info), durability.floor)
+        self._replica_count.put(count)
+        return count
+
     def _send(self, items: Sequence[_Item]) -> list[str]:
         features = self.features()
+        wait_count = self._wait_count()
         trim = self._trim_args(features)
         stream = self.stream
         with self._client.translate_errors("XADD", key=stream):
@@ -337,10 +381,15 @@ class StreamProducer:
                             ],
                             client=pipe,  # type: ignore[arg-type]
                         )
-                waits = self._queue_durability(pipe, features)
-                replies = pipe.execute()
+                waits = self._queue_durability(pipe, features, wait_count)
+                # Replies one by one: an append that succeeded and a WAIT that then failed
+                # is "applied, not confirmed" (below), not the WAIT's error.
+                replies = pipe.execute(raise_on_error=False)
+            for reply in replies[: len(items)]:
+                if isinstance(reply, Exception):
+                    raise reply
         ids = self._parse_ids(replies[: len(items)])
-        self._check_durability(replies[len(items) :], waits)
+        self._check_durability(replies[len(items) :], waits, wait_count)
         return ids
 
     def _parse_ids(self, replies: Sequence[Any]) -> list[str]:
@@ -355,14 +404,14 @@ class StreamProducer:
             ids.append(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
         return ids
 
-    def _queue_durability(self, pipe: Any, features: ServerFeatures) -> list[str]:
+    def _queue_durability(self, pipe: Any, features: ServerFeatures, wait_count: int) -> list[str]:
         waits: list[str] = []
         durability = self.durability
         if durability is None:
             return waits
         timeout_ms = max(1, int(durability.timeout * 1000))
-        if durability.replicas:
-            pipe.execute_command("WAIT", durability.replicas, timeout_ms)
+        if wait_count:
+            pipe.execute_command("WAIT", wait_count, timeout_ms)
             waits.append("WAIT")
         if durability.local_fsync:
             if features.waitaof:
@@ -372,14 +421,28 @@ class StreamProducer:
                 self._durability_skipped += 1
         return waits
 
-    def _check_durability(self, replies: Sequence[Any], waits: Sequence[str]) -> None:
+    def _check_durability(
+        self, replies: Sequence[Any], waits: Sequence[str], wait_count: int
+    ) -> None:
         durability = self.durability
         for kind, reply in zip(waits, replies, strict=False):
             if durability is None:
                 return
-            if kind == "WAIT" and int(reply) < durability.replicas:
+            if isinstance(reply, Exception):
+                if demoted_while_waiting(reply):
+                    # The primary became a replica while (or before) waiting — a failover:
+                    # the append is not confirmed, and a retry goes to the new primary.
+                    raise DurabilityError(
+                        f"append not confirmed: the server stopped being the primary ({kind})",
+                        command=kind,
+                        address=self._client.address,
+                    ) from reply
+                with self._client.translate_errors(kind, key=self.stream):
+                    raise reply
+            if kind == "WAIT" and int(reply) < wait_count:
+                which = " (every healthy replica)" if durability.all_replicas else ""
                 raise DurabilityError(
-                    f"append reached {int(reply)} of {durability.replicas} replicas in time",
+                    f"append reached {int(reply)} of {wait_count} replicas{which} in time",
                     command="WAIT",
                     address=self._client.address,
                 )
