@@ -34,10 +34,14 @@ class CodecConfig:
         compression_dictionaries: zstd dictionary id -> dictionary bytes (for decoding, and
             for encoding with ``compression_dictionary_id``).
         compression_dictionary_id: dictionary used when compressing; ``None`` = none.
-        max_frame_size: largest frame accepted or produced, bytes.
+        max_frame_size: largest frame accepted or produced, bytes (default 1 MiB, Kafka's
+            default message size; raise it for bulk payloads).
         max_header_size: largest header map, bytes (at most 65535).
         max_header_entries: most entries in the header map and in its free headers.
-        max_body_size: largest decompressed body, bytes (the decompression-bomb cap).
+        max_body_size: largest decompressed body, bytes (the decompression-bomb cap; default
+            4 MiB). It bounds bytes, not objects: a hostile body of empty arrays parses into
+            about 75 bytes of Python objects per byte, so the worst case of the default is
+            about 300 MB for one frame.
         signer: signs every new frame (Ed25519) when set.
         verifier: verifies signed frames when set.
         require_signature: refuse unsigned frames (needs ``verifier``).
@@ -59,10 +63,10 @@ class CodecConfig:
     compression_level: int = 3
     compression_dictionaries: Mapping[int, bytes] = field(default_factory=dict)
     compression_dictionary_id: int | None = None
-    max_frame_size: int = 8 << 20
+    max_frame_size: int = 1 << 20
     max_header_size: int = 4096
     max_header_entries: int = 32
-    max_body_size: int = 16 << 20
+    max_body_size: int = 4 << 20
     signer: Signer | None = None
     verifier: Verifier | None = None
     require_signature: bool = False

@@ -11,7 +11,7 @@ import pytest
 import zstandard
 
 from redis_fintech_sdk.codec import Codec
-from redis_fintech_sdk.errors import DecompressionError
+from redis_fintech_sdk.errors import DecompressionError, FrameError
 
 GIB = 1 << 30
 
@@ -98,3 +98,16 @@ def test_unknown_dictionary_id(make_codec: Callable[..., Codec]) -> None:
     assert with_dict.decode(frame, channel="c", validate=False).payload["a"].startswith("abc")
     with pytest.raises(DecompressionError, match="dictionary"):
         make_codec(encrypt=False).decode(frame, channel="c")
+
+
+def test_default_caps_refuse_oversize_frames_and_bodies(
+    make_codec: Callable[..., Codec], headers: Any
+) -> None:
+    """The defaults: 1 MiB frames, 4 MiB decompressed bodies (parse memory is ~75x a body)."""
+    codec = make_codec(compress=True, encrypt=False)
+    with pytest.raises(FrameError, match="max_frame_size"):
+        codec.decode(b"\xc1\x46\x01" + bytes((1 << 20) - 2), channel="c")
+    body = zstandard.ZstdCompressor().compress(b"\x90" * ((4 << 20) + 1))
+    frame = _frame_with_body(codec, body, (4 << 20) + 1, headers)
+    with pytest.raises(DecompressionError):
+        codec.decode(frame, channel="c")
