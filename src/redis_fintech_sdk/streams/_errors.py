@@ -31,7 +31,13 @@ def is_busygroup(exc: BaseException) -> bool:
 
 
 def is_unsupported(exc: BaseException) -> bool:
-    """Whether a probe failed because the server does not know the command or option."""
+    """Whether a probe failed because the server does not know the command or option.
+
+    On a Cluster, redis-py refuses a command missing from the server's ``COMMAND`` table
+    before sending it (``"<CMD> command doesn't exist in Redis commands"``): unsupported too.
+    """
+    if "doesn't exist in redis commands" in " ".join(_texts(exc)).lower():
+        return True
     if not isinstance(exc, ResponseError):
         return False
     text = " ".join(_texts(exc)).lower()

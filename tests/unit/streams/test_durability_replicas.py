@@ -171,7 +171,7 @@ class _FakeSentinelClient:
         self.asked = 0
         self.refreshed = 0
         self.address = "sentinel:fake"
-        self.config = type("Config", (), {"sentinel": object()})()
+        self.config = type("Config", (), {"sentinel": object(), "cluster": None})()
         self.redis = type("Redis", (), {"register_script": staticmethod(lambda _s: None)})()
 
     async def sentinel_replicas(self) -> list[list[dict[str, Any]]]:

@@ -439,15 +439,29 @@ class AsyncClient:
         Raises:
             RedisError: the server cannot be reached.
         """
-        values: dict[str, str] = {}
+        client = self.redis
+        # On a Cluster every primary is asked (CONFIG GET has no key to route by); a finding
+        # on any primary is reported once.
+        targets: list[Any] = (
+            list(client.get_primaries()) if isinstance(client, RedisCluster) else [None]
+        )
+        findings: list[str] = []
         try:
-            for name in ("appendonly", "appendfsync", "save", "maxmemory-policy"):
-                with self.translate_errors("CONFIG"):
-                    reply = await self.redis.execute_command("CONFIG", "GET", name)
-                values.update(_pairs(reply))
+            for node in targets:
+                values: dict[str, str] = {}
+                for name in ("appendonly", "appendfsync", "save", "maxmemory-policy"):
+                    with self.translate_errors("CONFIG"):
+                        if node is None:
+                            reply = await client.execute_command("CONFIG", "GET", name)
+                        else:
+                            reply = await client.execute_command(
+                                "CONFIG", "GET", name, target_nodes=node
+                            )
+                    values.update(_pairs(reply))
+                findings += [f for f in durability_findings(values) if f not in findings]
         except AuthorizationError:
             return ["durability settings unknown: this user may not run CONFIG GET"]
-        return durability_findings(values)
+        return findings
 
     async def whoami(self) -> str:
         """The ACL user this client is authenticated as (``ACL WHOAMI``).

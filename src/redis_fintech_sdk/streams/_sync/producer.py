@@ -18,7 +18,12 @@ from typing import Any
 import anyio
 
 from redis_fintech_sdk.connection._sync.client import Client
-from redis_fintech_sdk.errors import AuthorizationError, DurabilityError, RedisError
+from redis_fintech_sdk.errors import (
+    AuthorizationError,
+    ConfigurationError,
+    DurabilityError,
+    RedisError,
+)
 from redis_fintech_sdk.hooks import (
     SyncAuditSink,
     ChannelPolicy,
@@ -117,6 +122,16 @@ class StreamProducer:
         audit: SyncAuditSink | None = None,
     ) -> None:
         self._client = client
+        self._cluster = client.config.cluster is not None
+        if self._cluster and durability is not None and (
+            durability.all_replicas or durability.floor or durability.local_fsync
+        ):
+            # WAIT/WAITAOF count the acknowledgements of the calling connection's last write;
+            # redis-py's cluster client cannot run them on the connection that wrote, and on
+            # a fresh connection they would confirm at once. Refuse rather than pretend.
+            raise ConfigurationError(
+                "durability", "WAIT/WAITAOF durability is not supported on a Redis Cluster"
+            )
         self._keys = StreamKeys.for_stream(stream)
         self.stream = stream
         self.codec = codec if codec is not None else default_codec()
@@ -350,6 +365,8 @@ class StreamProducer:
         wait_count = self._wait_count()
         trim = self._trim_args(features)
         stream = self.stream
+        if self._cluster and self.idempotent and not features.xadd_idmp:
+            return self._send_scripted(items, trim)
         with self._client.translate_errors("XADD", key=stream):
             with self._client.redis.pipeline(transaction=False) as pipe:
                 for item in items:
@@ -391,6 +408,27 @@ class StreamProducer:
         ids = self._parse_ids(replies[: len(items)])
         self._check_durability(replies[len(items) :], waits, wait_count)
         return ids
+
+    def _send_scripted(self, items: Sequence[_Item], trim: Sequence[Any]) -> list[str]:
+        """Cluster: one script call per entry (redis-py refuses EVALSHA in cluster pipelines)."""
+        replies: list[Any] = []
+        with self._client.translate_errors("XADD", key=self.stream):
+            for item in items:
+                replies.append(
+                    self._script(
+                        keys=[self.stream, *self._dedup_keys],
+                        args=[
+                            item.iid,
+                            self._window_ms,
+                            self._max_ids,
+                            FRAME_FIELD,
+                            item.frame,
+                            len(trim),
+                            *trim,
+                        ],
+                    )
+                )
+        return self._parse_ids(replies)
 
     def _parse_ids(self, replies: Sequence[Any]) -> list[str]:
         ids = []
