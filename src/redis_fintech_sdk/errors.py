@@ -25,6 +25,9 @@ carry *context* (``channel``, ``stream``, ``message_id``, ``address``, ``field``
     │   └── PreflightError                       the configured user lacks declared rights
     ├── CircuitOpenError                         the breaker is open: failing fast
     ├── RateLimitedError                         a limiter refused; carries retry_after
+    ├── TemplateError (ValueError)               a notification template is bad or misses a param
+    ├── WebhookSignatureError (ValueError)       a webhook signature header was refused (.reason)
+    ├── WebhookDeliveryError                     a webhook was not delivered (dead-lettered)
     └── CodecError (ValueError)                  a frame could not be built or read
         ├── FrameError                           malformed / truncated / oversize frame
         ├── UnsupportedVersionError              unknown magic or format version
@@ -69,10 +72,13 @@ __all__ = [
     "SDKError",
     "SchemaError",
     "SignatureError",
+    "TemplateError",
     "TLSError",
     "TokenError",
     "UnknownKeyError",
     "UnsupportedVersionError",
+    "WebhookDeliveryError",
+    "WebhookSignatureError",
     "redact",
 ]
 
@@ -308,6 +314,67 @@ class UnknownKeyError(DecryptionError):
 
 class SignatureError(CodecError):
     """An Ed25519 signature is missing or does not verify."""
+
+
+class TemplateError(SDKError, ValueError):
+    """A notification template is invalid, unknown, or a parameter is missing.
+
+    Attributes:
+        template_id: the template concerned.
+        fields: the parameter names that are missing or refused (never their values).
+    """
+
+    def __init__(self, template_id: str, message: str, *, fields: tuple[str, ...] = ()) -> None:
+        self.template_id = template_id
+        self.fields = fields
+        super().__init__(f"template {template_id!r}: {message}")
+
+
+class WebhookSignatureError(SDKError, ValueError):
+    """A webhook's signature header was refused by :func:`verify_webhook`.
+
+    Attributes:
+        reason: ``malformed`` (unparseable header), ``stale`` (timestamp outside the
+            tolerance) or ``mismatch`` (no signature matched any key).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook signature refused ({reason}): {message}")
+
+
+class WebhookDeliveryError(SDKError):
+    """A webhook could not be delivered after its last attempt (it was dead-lettered).
+
+    Attributes:
+        endpoint: the endpoint's name.
+        event_id: the event id sent as ``Idempotency-Key``.
+        attempts: attempts made.
+        status: the last HTTP status, or ``None`` when no response came back.
+        reason: ``http_<status>``, ``transport:<ErrorClass>`` or ``circuit_open``.
+        dead_letter_id: the dead-letter stream entry id, when one was written.
+    """
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        event_id: str,
+        attempts: int,
+        status: int | None,
+        reason: str,
+        dead_letter_id: str | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.event_id = event_id
+        self.attempts = attempts
+        self.status = status
+        self.reason = reason
+        self.dead_letter_id = dead_letter_id
+        super().__init__(
+            f"webhook {event_id} to endpoint {endpoint!r} not delivered after "
+            f"{attempts} attempt(s): {reason}"
+        )
 
 
 _SECRETISH = re.compile(r"(?i)\b(password|passwd|pass|secret|token|api_key|key)(\s*[=:]\s*)\S+")

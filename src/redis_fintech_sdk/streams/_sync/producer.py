@@ -123,8 +123,10 @@ class StreamProducer:
     ) -> None:
         self._client = client
         self._cluster = client.config.cluster is not None
-        if self._cluster and durability is not None and (
-            durability.all_replicas or durability.floor or durability.local_fsync
+        if (
+            self._cluster
+            and durability is not None
+            and (durability.all_replicas or durability.floor or durability.local_fsync)
         ):
             # WAIT/WAITAOF count the acknowledgements of the calling connection's last write;
             # redis-py's cluster client cannot run them on the connection that wrote, and on
