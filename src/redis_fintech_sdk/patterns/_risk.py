@@ -89,30 +89,44 @@ class FraudAlert(Message):
 
 
 class _Broadcaster:
+    """What :class:`RiskAlerts` and :class:`FraudAlerts` share; they set the class defaults.
+
+    Args:
+        client: the SDK client.
+        publisher: the publisher.
+        codec: frames stream entries.
+        stream: the stream of durable alerts (default: the class's).
+        durable_from: the lowest severity also appended to the stream (``None``: never).
+        tenant: the tenant of the channels.
+        dedup_window: seconds an alert id is remembered.
+        retention: how much of the stream to keep.
+    """
+
+    _default_stream: str
+    _producer_id: str
+    _channel_builder: Callable[..., Channel]
+
     def __init__(
         self,
         client: AsyncClient,
         publisher: AsyncPublisher,
         *,
-        channel_for: Callable[[str, str | None], Channel],
-        stream: str,
-        producer_id: str,
-        codec: FrameCodec | None,
-        durable_from: Priority | str | None,
-        tenant: str | None,
-        dedup_window: float,
-        retention: Retention | None,
+        codec: FrameCodec | None = None,
+        stream: str | None = None,
+        durable_from: Priority | str | None = Priority.HIGH,
+        tenant: str | None = None,
+        dedup_window: float = 24 * 3600.0,
+        retention: Retention | None = None,
     ) -> None:
         self._publisher = publisher
-        self._channel_for = channel_for
         self._tenant = tenant
         self._durable_rank = (
             None if durable_from is None else priority_rank(Priority.parse(durable_from))
         )
         self._stream = KeyedStream(
             client,
-            stream,
-            producer_id=producer_id,
+            stream or self._default_stream,
+            producer_id=self._producer_id,
             codec=codec,
             dedup_window=dedup_window,
             dedup_max_ids=100_000,
@@ -131,7 +145,7 @@ class _Broadcaster:
         Raises:
             ConfigurationError: an unknown severity.
         """
-        return self._channel_for(Priority.parse(severity).value, self._tenant)
+        return type(self)._channel_builder(Priority.parse(severity).value, tenant=self._tenant)
 
     async def _broadcast(self, alert: RiskAlert | FraudAlert) -> Confirmation:
         entry: str | None = None
@@ -149,41 +163,12 @@ class _Broadcaster:
 class RiskAlerts(_Broadcaster):
     """Broadcasts :class:`RiskAlert` messages on ``risk.alert.<severity>`` (module docs).
 
-    Args:
-        client: the SDK client.
-        publisher: the publisher.
-        codec: frames stream entries.
-        stream: the stream of durable alerts.
-        durable_from: the lowest severity also appended to the stream (``None``: never).
-        tenant: the tenant of the channels.
-        dedup_window: seconds an alert id is remembered.
-        retention: how much of the stream to keep.
+    Arguments are those of the shared base; ``stream`` defaults to ``risk.alerts``.
     """
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        publisher: AsyncPublisher,
-        *,
-        codec: FrameCodec | None = None,
-        stream: str = "risk.alerts",
-        durable_from: Priority | str | None = Priority.HIGH,
-        tenant: str | None = None,
-        dedup_window: float = 24 * 3600.0,
-        retention: Retention | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            publisher,
-            channel_for=lambda sev, tenant: risk_alerts(sev, tenant=tenant),
-            stream=stream,
-            producer_id="risk-alerts",
-            codec=codec,
-            durable_from=durable_from,
-            tenant=tenant,
-            dedup_window=dedup_window,
-            retention=retention,
-        )
+    _default_stream = "risk.alerts"
+    _producer_id = "risk-alerts"
+    _channel_builder = staticmethod(risk_alerts)
 
     async def broadcast(self, alert: RiskAlert) -> Confirmation:
         """Append (from ``durable_from`` up) and publish one alert.
@@ -198,41 +183,12 @@ class RiskAlerts(_Broadcaster):
 class FraudAlerts(_Broadcaster):
     """Broadcasts :class:`FraudAlert` messages on ``fraud.alert.<severity>`` (module docs).
 
-    Args:
-        client: the SDK client.
-        publisher: the publisher.
-        codec: frames stream entries.
-        stream: the stream of durable alerts.
-        durable_from: the lowest severity also appended to the stream (``None``: never).
-        tenant: the tenant of the channels.
-        dedup_window: seconds an alert id is remembered.
-        retention: how much of the stream to keep.
+    Arguments are those of the shared base; ``stream`` defaults to ``fraud.alerts``.
     """
 
-    def __init__(
-        self,
-        client: AsyncClient,
-        publisher: AsyncPublisher,
-        *,
-        codec: FrameCodec | None = None,
-        stream: str = "fraud.alerts",
-        durable_from: Priority | str | None = Priority.HIGH,
-        tenant: str | None = None,
-        dedup_window: float = 24 * 3600.0,
-        retention: Retention | None = None,
-    ) -> None:
-        super().__init__(
-            client,
-            publisher,
-            channel_for=lambda sev, tenant: fraud_alerts(sev, tenant=tenant),
-            stream=stream,
-            producer_id="fraud-alerts",
-            codec=codec,
-            durable_from=durable_from,
-            tenant=tenant,
-            dedup_window=dedup_window,
-            retention=retention,
-        )
+    _default_stream = "fraud.alerts"
+    _producer_id = "fraud-alerts"
+    _channel_builder = staticmethod(fraud_alerts)
 
     async def broadcast(self, alert: FraudAlert) -> Confirmation:
         """Append (from ``durable_from`` up) and publish one alert.
