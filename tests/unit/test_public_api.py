@@ -15,6 +15,7 @@ PUBLIC_PACKAGES = [
     "redis_fintech_sdk.hooks",
     "redis_fintech_sdk.observability",
     "redis_fintech_sdk.ops",
+    "redis_fintech_sdk.gateway",
     "redis_fintech_sdk.patterns",
     "redis_fintech_sdk.pubsub",
     "redis_fintech_sdk.streams",

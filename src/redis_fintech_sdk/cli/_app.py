@@ -74,4 +74,7 @@ def build_app() -> typer.Typer:
     from redis_fintech_sdk.cli._security import register_security
 
     register_security(app)
+    from redis_fintech_sdk.cli._gateway import register_gateway
+
+    register_gateway(app)
     return app
