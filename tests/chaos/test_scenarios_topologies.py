@@ -13,6 +13,7 @@ binary only) and keeps a writer, a publisher and a subscriber busy through the f
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,16 @@ def _write_losses(verdict: Verdict) -> list[str]:
     return sorted(m for m in verdict.lost if "#" not in m)
 
 
+def _origin(exc: BaseException) -> str:
+    """Where the mapped error's cause was raised (file:line chain), for the report."""
+    cause = exc.__cause__
+    if cause is None or cause.__traceback__ is None:
+        return ""
+    frames = traceback.extract_tb(cause.__traceback__)[-4:]
+    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
+    return f" [{type(cause).__name__}: {str(cause)[:120]} at {where}]"
+
+
 class Writer:
     """Numbered writes recorded in the history; errors counted by type."""
 
@@ -84,7 +95,7 @@ class Writer:
     def error(self, mid: str, exc: BaseException) -> None:
         name = type(exc).__name__
         self.errors[name] = self.errors.get(name, 0) + 1
-        self.samples.setdefault(name, f"{self.phase}: {str(exc)[:200]}")
+        self.samples.setdefault(name, f"{self.phase}: {str(exc)[:200]}{_origin(exc)}")
         self.by_phase[self.phase] = self.by_phase.get(self.phase, 0) + 1
         self.history.ambiguous(mid, name)
 

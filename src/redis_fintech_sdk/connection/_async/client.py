@@ -79,14 +79,24 @@ class _PairedAskingCluster(RedisCluster):
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """``RedisCluster.execute_command``, recovering from the ASK ping-pong above."""
-        if len(self.nodes_manager.nodes_cache) != self._lifo_nodes:
-            self._pair_asking()  # a redirect added a node since the last initialize
-        try:
-            return await super().execute_command(*args, **kwargs)
-        except rexc.ClusterError as exc:
-            if not _redirects_exhausted(exc) or "target_nodes" in kwargs:
-                raise
-            return await _follow_redirects(self, exc, args, kwargs)
+        for attempt in range(_UNSENT_RETRIES + 1):
+            if len(self.nodes_manager.nodes_cache) != self._lifo_nodes:
+                self._pair_asking()  # a redirect added a node since the last initialize
+            try:
+                return await super().execute_command(*args, **kwargs)
+            except rexc.ClusterError as exc:
+                if not _redirects_exhausted(exc) or "target_nodes" in kwargs:
+                    raise
+                return await _follow_redirects(self, exc, args, kwargs)
+            except AttributeError as exc:
+                # redis-py 8.1 re-initialising the slot map (a failover) disconnects every
+                # connection of a node, including one another task is about to write to:
+                # its writer is gone before the first byte, so the command was not sent.
+                if attempt == _UNSENT_RETRIES or not _never_written(exc):
+                    raise
+                log.info("cluster: %s retried: its connection was closed before sending", args[0])
+                await anyio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def disconnect_all(self) -> None:
         """Close every node connection, even when ``aclose()`` thinks there is nothing to close.
@@ -616,6 +626,14 @@ def _pairs(reply: Any) -> dict[str, str]:
         return {text(k): text(v) for k, v in reply.items()}
     items = list(reply or [])
     return {text(items[i]): text(items[i + 1]) for i in range(0, len(items) - 1, 2)}
+
+
+_UNSENT_RETRIES = 3
+
+
+def _never_written(exc: AttributeError) -> bool:
+    """Whether redis-py failed on a connection whose writer was already closed (unsent)."""
+    return "'NoneType' object has no attribute 'writelines'" in str(exc)
 
 
 def _redirects_exhausted(exc: BaseException) -> bool:
