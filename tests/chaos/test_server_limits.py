@@ -153,8 +153,10 @@ async def test_f18_permission_revoked_not_retried_in_a_loop(
         assert connections == 0, "the client reconnected after NOPERM"
     else:
         # A disabled user: each call may try one connection per configured attempt, never
-        # a loop, and never reaches XADD.
-        assert xadds == 0
+        # a loop, and never reaches XADD — except the one call that met the killed pooled
+        # connection: the proxy may forward its XADD before it sees the server's close
+        # (seen once at certify counts); the server never ran it (lost=0, phantoms=0 above).
+        assert xadds <= errors.count(ConnectionFailedError), history.notes
         assert handshakes <= calls * (1 + retries), history.notes
     # Audited on the server side (ACL LOG); the SDK's own audit trail is not built yet.
     log = server.command("ACL", "LOG")
