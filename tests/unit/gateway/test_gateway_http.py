@@ -7,8 +7,8 @@ import json
 import pytest
 
 from redis_fintech_sdk.gateway import GatewayApp
+from redis_fintech_sdk.gateway.testclient import request, websocket
 
-from .gw_harness import request, websocket
 from .gw_tokens import auth, token
 
 pytestmark = pytest.mark.anyio

@@ -1,4 +1,18 @@
-"""A tiny in-process ASGI test harness: send/receive queues, no network."""
+"""An in-process client for testing a gateway app (any ASGI 3 app): no network, no server.
+
+Like Starlette's ``testclient``, for your own tests of an app built with
+:func:`~redis_fintech_sdk.gateway.create_app`::
+
+    response = await request(app, "GET", "/healthz")
+    async with stream(app, "/v1/stream", query="channels=market.price.AAPL",
+                      headers={"authorization": f"Bearer {token}"}) as sse:
+        events = await sse.events(3)
+    async with websocket(app, headers=...) as ws:
+        await ws.send_json({"op": "subscribe", "channels": ["market.price.AAPL"]})
+
+Every call is bounded in time (5 s by default) so a hung app fails the test instead of
+hanging it.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +25,24 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from redis_fintech_sdk.gateway._asgi import ASGIApp
+from ._asgi import ASGIApp
+
+__all__ = ["Response", "Stream", "WebSocket", "request", "stream", "websocket"]
 
 Message = MutableMapping[str, Any]
+"""One ASGI event."""
 
 
 @dataclass
 class Response:
+    """A complete HTTP response: status, headers (lower-case names) and body."""
+
     status: int
     headers: dict[str, str]
     body: bytes
 
     def json(self) -> Any:
+        """The body parsed as JSON."""
         return json.loads(self.body)
 
 
@@ -156,18 +176,27 @@ class WebSocket:
     from_app: anyio.abc.ObjectReceiveStream[Message]
 
     async def send_json(self, obj: Any) -> None:
+        """Send ``obj`` as a JSON text frame."""
         await self.to_app.send({"type": "websocket.receive", "text": json.dumps(obj)})
 
     async def send_text(self, text: str) -> None:
+        """Send a text frame."""
         await self.to_app.send({"type": "websocket.receive", "text": text})
 
     async def receive(self, timeout: float = 5) -> Message:  # noqa: ASYNC109
+        """The app's next ASGI event (``websocket.accept``, ``websocket.send``, ``.close``)."""
         with anyio.fail_after(timeout):
             return await self.from_app.receive()
 
     async def receive_json(self, timeout: float = 5) -> Any:  # noqa: ASYNC109
+        """The app's next text frame, parsed as JSON.
+
+        Raises:
+            AssertionError: the app sent something else (a close, for instance).
+        """
         message = await self.receive(timeout)
-        assert message["type"] == "websocket.send", message
+        if message["type"] != "websocket.send":
+            raise AssertionError(f"expected a websocket.send event, got {message['type']}")
         return json.loads(message["text"])
 
 
