@@ -27,7 +27,7 @@ from redis.asyncio.cluster import ClusterNode as PyClusterNode
 from redis.asyncio.cluster import RedisCluster
 
 from redis_fintech_sdk.connection import AsyncClient
-from redis_fintech_sdk.connection._async.client import _follow_redirects
+from redis_fintech_sdk.connection._cluster_asking import _follow_redirects
 from redis_fintech_sdk.errors import RedisError, ResponseError
 from redis_fintech_sdk.settings import ClusterConfig, ConnectionConfig, Timeouts
 from redis_fintech_sdk.testing import ClusterTopology, RedisServer

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio.cluster import RedisCluster
 
-from redis_fintech_sdk.connection._async import client as client_module
+from redis_fintech_sdk.connection import _cluster_asking as client_module
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ def _cluster(
 
 
 def _client() -> Any:
-    cluster = object.__new__(client_module._PairedAskingCluster)
+    cluster = object.__new__(client_module.PairedAskingCluster)
     cluster.nodes_manager = type("NM", (), {"nodes_cache": {}})()
     return cluster
 
