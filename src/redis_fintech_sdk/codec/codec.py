@@ -9,59 +9,31 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-
-from ..errors import (
-    CodecError,
-    DecryptionError,
-    FrameError,
-    PolicyError,
-    SchemaError,
-    SignatureError,
-    UnknownKeyError,
-)
+from ..errors import FrameError
+from ._decoding import _Decoder, _Shape
 from ._encoding import _Encoder
 from .compression import Zstd
 from .config import CodecConfig
-from .envelope import Envelope, FrameHeader
+from .envelope import FrameHeader
 from .ids import MessageIdGenerator, _new_producer_id
 from .ids import _default as _default_ids
-from .keyring import NONCE_SIZE, TAG_SIZE
 from .rotation import reseal
 from .serializers import JSON, MSGPACK, Serializer
 from .signing import SIGNATURE_SIZE
 from .stats import CodecStatistics, _Counters
 from .wire import (
-    FLAG_COMPRESSED,
-    FLAG_ENCRYPTED,
-    FLAG_RESERVED,
     FLAG_SIGNED,
-    H_CLASS,
-    H_DICT_ID,
-    H_RAW_SIZE,
-    H_SIGNER,
-    HEAD,
-    HEAD_SIZE,
-    MAX_PRODUCER,
-    PREFIX_SIZE,
-    V1,
     Limits,
     _as_bytes,
     _channel_bytes,
     name_bytes,
     parse_frame,
-    signature_input,
 )
 
 __all__ = ["Codec"]
 
 _auto_producers: weakref.WeakSet[Codec] = weakref.WeakSet()
-_pack_head = HEAD.pack
-_unpack_head = HEAD.unpack_from
-_SLOW_FLAGS = FLAG_RESERVED | FLAG_COMPRESSED | FLAG_SIGNED  # frames with an extension map
-_new_envelope = object.__new__
 _CACHE_MAX = 4096  # entries in each per-codec name cache
-_CODEC_KEYS = (H_DICT_ID, H_RAW_SIZE, H_SIGNER, H_CLASS)  # set by the codec, not the caller
 
 
 def _after_fork() -> None:
@@ -76,7 +48,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_after_fork)
 
 
-class Codec(_Encoder):
+class Codec(_Encoder, _Decoder):
     """Encodes messages into wire-format-v1 frames and decodes them back.
 
     Thread-safe; build one per application and share it.
@@ -141,6 +113,7 @@ class Codec(_Encoder):
         self._names: dict[str, tuple[int, int, bytes]] = {}
         self._cbytes: dict[str, bytes] = {}
         self._dnames: dict[bytes, tuple[str, str]] = {}
+        self._shapes: dict[bytes, _Shape] = {}
         # A codec that requires signatures sends every frame through the general path.
         self._force_slow = FLAG_SIGNED if cfg.require_signature else 0
         self._lock = threading.Lock()
@@ -163,26 +136,6 @@ class Codec(_Encoder):
         with self._lock:
             return self._seqs.setdefault(channel, (itertools.count(1), cb))
 
-    def _decode_channel(self, channel: str) -> bytes:
-        cb = _channel_bytes(channel)
-        cache = self._cbytes
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()  # many distinct channels (pattern subscriptions): start over
-        cache[channel] = cb
-        return cb
-
-    def _decode_names(self, nb: bytes, tlen: int) -> tuple[str, str]:
-        # Type and producer names of received frames, decoded once per distinct pair.
-        try:
-            names = (nb[:tlen].decode(), nb[tlen:].decode())
-        except UnicodeDecodeError:
-            raise FrameError("a required header field is not UTF-8") from None
-        cache = self._dnames
-        if len(cache) >= _CACHE_MAX:
-            cache.clear()
-        cache[nb] = names
-        return names
-
     def _own_names(self, type_name: str) -> tuple[int, int, bytes]:
         names = name_bytes(type_name, self._producer)
         if len(self._names) >= _CACHE_MAX:
@@ -190,7 +143,7 @@ class Codec(_Encoder):
         self._names[type_name] = names
         return names
 
-    # -- decoding -----------------------------------------------------------------------
+    # -- decoding (the rest is in _decoding.py) ---------------------------------------
 
     def peek_header(self, frame: bytes | bytearray | memoryview) -> FrameHeader:
         """Read a frame's plaintext header without decrypting or verifying it.
@@ -210,151 +163,6 @@ class Codec(_Encoder):
         if body < 0:
             raise FrameError("truncated frame")
         return FrameHeader(fields, ext, flags, body)
-
-    def decode(
-        self, frame: bytes | bytearray | memoryview, *, channel: str, validate: bool = True
-    ) -> Envelope:
-        """Verify, decrypt, decompress and parse a frame.
-
-        Args:
-            frame: the frame bytes.
-            channel: the channel or stream it was read from (must match the one it was
-                encoded for, or authentication fails).
-            validate: build the registered pydantic model (default). With ``False`` the
-                payload stays plain data (upcasters still run) — the fast path.
-
-        Raises:
-            FrameError: malformed, truncated or oversize frame, or an unparseable body.
-            UnsupportedVersionError: not a v1 frame.
-            PolicyError: a type that must be encrypted arrived in clear.
-            SignatureError: a bad signature, or none when one is required.
-            UnknownKeyError: the key id is not in the keyring (or was destroyed).
-            DecryptionError: authentication failed or the key is retired.
-            DecompressionError: a bad zstd body or one past ``max_body_size``.
-            SchemaError: unknown type or version, or failed validation.
-        """
-        fields = None
-        try:
-            if type(frame) is not bytes:
-                frame = _as_bytes(frame)
-            size = len(frame)
-            if size < HEAD_SIZE or size > self._max_frame:
-                parse_frame(frame, self._limits)  # raises, naming the problem
-            # The common frame (no extension map, not compressed, not signed) is read inline;
-            # everything else, and every malformed frame, goes through parse_frame, which
-            # names the problem.
-            v1, flags, hlen, mid, ts, seq, ver, kid, tlen, plen = _unpack_head(frame)
-            off = PREFIX_SIZE + hlen
-            q = HEAD_SIZE + tlen + plen
-            if (
-                v1 != V1
-                or (flags | self._force_slow) & _SLOW_FLAGS
-                or q != off
-                or off > size
-                or hlen > self._max_header
-                or not tlen
-                or plen > MAX_PRODUCER
-                or ts >> 63
-                or (kid and not flags & FLAG_ENCRYPTED)
-            ):
-                flags, fields, x, off = parse_frame(frame, self._limits)
-                type_name = fields[1]
-                loads = self._loads[flags & 0x0F]
-                slow = True
-            else:
-                slow = False
-                x = None
-                nb = frame[HEAD_SIZE:q]
-                try:
-                    type_name, producer = self._dnames[nb]
-                except KeyError:
-                    type_name, producer = self._decode_names(nb, tlen)
-                loads = self._loads[flags & 0x0F]
-                fields = (
-                    mid,
-                    type_name,
-                    ver,
-                    ts,
-                    producer,
-                    seq,
-                    kid if flags & FLAG_ENCRYPTED else None,
-                )
-            if loads is None:
-                raise FrameError(f"unknown serializer id {flags & 0x0F}")
-            spec = self._specs.get(type_name)
-            encrypted = flags & FLAG_ENCRYPTED
-            end = size
-            if slow:
-                if not encrypted and (
-                    (spec is not None and spec.encrypted)
-                    or (x is not None and x.get(H_CLASS) in self._enc_classes)
-                ):
-                    raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
-                if flags & FLAG_SIGNED:
-                    assert x is not None  # parse_frame guarantees the signer id
-                    end -= SIGNATURE_SIZE
-                    if end < off:
-                        raise FrameError("truncated frame")
-                    if self._verifier is not None:
-                        self._verifier.verify(
-                            x[H_SIGNER],
-                            frame[end:],
-                            signature_input(_channel_bytes(channel), frame[:end]),
-                            channel=channel,
-                        )
-                elif self._require_signature:
-                    raise SignatureError("frame is not signed")
-            elif not encrypted and spec is not None and spec.encrypted:
-                # The inline path: no extension map (so no classification), not signed, and
-                # this codec does not require signatures (else _force_slow sent it above).
-                raise PolicyError(f"{type_name} must be encrypted but arrived in clear")
-            if encrypted:
-                ring = self._ring
-                if ring is None:
-                    raise UnknownKeyError(kid)
-                try:
-                    cb = self._cbytes[channel]
-                except (KeyError, TypeError):
-                    cb = self._decode_channel(channel)
-                decrypt = ring._decrypts.get(kid)
-                nonce_end = off + NONCE_SIZE
-                if decrypt is None or end - nonce_end < TAG_SIZE:
-                    body = ring._open(kid, frame, off, end, frame[:off] + cb)  # raises
-                else:
-                    try:
-                        body = decrypt(frame[off:nonce_end], frame[nonce_end:end], frame[:off] + cb)
-                    except InvalidTag:
-                        raise DecryptionError() from None
-            else:
-                body = frame[off:end]
-            if slow and flags & FLAG_COMPRESSED:
-                assert x is not None  # parse_frame guarantees the raw size
-                body = self._zstd.decompress(body, x[H_RAW_SIZE], x.get(H_DICT_ID))
-            try:
-                payload = loads(body)
-            except Exception:  # any parser error on hostile bytes
-                raise FrameError("body cannot be parsed") from None
-            if spec is not None:
-                if ver != spec.version:
-                    payload = self._registry.upcast(type_name, ver, payload)
-                if validate:
-                    payload = self._registry.validate(spec, payload)
-            elif validate:
-                raise SchemaError(f"unknown message type {type_name!r}")
-        except CodecError as exc:
-            # Errors carry context, never payload bytes.
-            if exc.message_id is None and fields is not None:
-                exc.message_id = fields[0].hex()
-            if exc.channel is None:
-                exc.channel = channel
-            self._stats.fail(0, exc)
-            raise
-        next(self._n_dec)
-        env: Envelope = _new_envelope(Envelope)
-        env._f = fields
-        env._x = x
-        env._p = payload
-        return env
 
     # -- rotation -----------------------------------------------------------------------
 
