@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -69,17 +70,23 @@ _CACHE_MAX = 4096  # entries in each per-codec cache
 
 
 class _Shape:
-    """The static part of a frame that has passed every check once (see Codec.decode)."""
+    """The static part of a frame that has passed every check once (see Codec.decode).
+
+    It holds what the general path looked up for that frame (message spec, decrypt function),
+    so it is only valid until the registry or the keyring changes: both tell every codec
+    that uses them, which then forgets all its shapes (``_Decoder._forget_shapes``).
+    """
 
     __slots__ = (
-        "encrypted",
+        "decrypt",
         "h4",
         "kid",
-        "kid_field",
         "loads",
         "min_body",
         "producer",
+        "spec",
         "type",
+        "upcast",
         "ver",
     )
 
@@ -87,22 +94,21 @@ class _Shape:
         self,
         *,
         h4: int,
-        type_name: str,
-        ver: int,
-        producer: str,
-        kid: int | None,
+        fields: Fields,
         loads: Callable[[bytes], Any],
-        min_body: int,
+        spec: MessageSpec | None,
+        decrypt: Callable[..., bytes] | None,
     ) -> None:
         self.h4 = h4
-        self.type = type_name
-        self.ver = ver
-        self.producer = producer
-        self.kid_field = kid
-        self.encrypted = kid is not None
-        self.kid = kid or 0
+        self.type = fields[1]
+        self.ver = fields[2]
+        self.producer = fields[4]
+        self.kid = fields[6]
         self.loads = loads
-        self.min_body = min_body
+        self.spec = spec
+        self.upcast = spec is not None and spec.version != self.ver
+        self.decrypt = decrypt
+        self.min_body = 0 if decrypt is None else NONCE_SIZE + TAG_SIZE
 
 
 class _Decoder:
@@ -122,6 +128,8 @@ class _Decoder:
     _cbytes: dict[str, bytes]
     _dnames: dict[bytes, tuple[str, str]]
     _shapes: dict[bytes, _Shape]
+    _shapes_epoch: int
+    _lock: threading.Lock
     _stats: _Counters
     _n_dec: itertools.count[int]
 
@@ -183,35 +191,30 @@ class _Decoder:
         shape = self._shapes.get(frame[38:off])  # _STATIC
         if shape is None or shape.h4 != h4 or ts >> 63 or size - off < shape.min_body:
             return self._decode(frame, channel, validate)
-        spec = self._specs.get(shape.type)
-        if shape.encrypted:
-            decrypt = self._ring._decrypts.get(shape.kid)  # type: ignore[union-attr]
+        decrypt = shape.decrypt
+        if decrypt is not None:
             try:
                 cb = self._cbytes[channel]
             except (KeyError, TypeError):
-                return self._decode(frame, channel, validate)
-            if decrypt is None:
                 return self._decode(frame, channel, validate)
             nonce_end = off + NONCE_SIZE
             try:
                 body = decrypt(frame[off:nonce_end], frame[nonce_end:], frame[:off] + cb)
             except InvalidTag:
                 return self._decode(frame, channel, validate)
-        elif spec is not None and spec.encrypted:
-            return self._decode(frame, channel, validate)
         else:
             body = frame[off:]
         try:
             payload = shape.loads(body)
         except Exception:  # any parser error on hostile bytes: named by the general path
             return self._decode(frame, channel, validate)
-        fields = (mid, shape.type, shape.ver, ts, shape.producer, seq, shape.kid_field)
-        if spec is None:
-            if validate:
+        fields = (mid, shape.type, shape.ver, ts, shape.producer, seq, shape.kid)
+        if validate or shape.upcast:
+            spec = shape.spec
+            if spec is None:
                 return self._decode(frame, channel, validate)  # raises SchemaError
-        elif validate or shape.ver != spec.version:
             try:
-                if shape.ver != spec.version:
+                if shape.upcast:
                     payload = self._registry.upcast(shape.type, shape.ver, payload)
                 if validate:
                     payload = self._registry.validate(spec, payload)
@@ -233,36 +236,45 @@ class _Decoder:
             exc.channel = channel
         self._stats.fail(0, exc)
 
+    def _forget_shapes(self) -> None:
+        # Called by the registry and the keyring when they change.
+        with self._lock:
+            self._shapes_epoch += 1
+            self._shapes.clear()
+
     def _learn(
         self,
+        epoch: int,
         frame: bytes,
         off: int,
-        flags: int,
         fields: Fields,
         loads: Callable[[bytes], Any],
+        spec: MessageSpec | None,
+        decrypt: Callable[..., bytes] | None,
     ) -> None:
         # Remember the static part of a frame the general path decoded on its inline branch
-        # (so every check on it passed) for decode()'s hot path.
-        shapes = self._shapes
-        if len(shapes) >= _CACHE_MAX:
-            shapes.clear()
-        kid = fields[6]
-        shapes[frame[_STATIC:off]] = _Shape(
-            h4=_unpack_ids(frame)[0],
-            type_name=fields[1],
-            ver=fields[2],
-            producer=fields[4],
-            kid=kid,
-            loads=loads,
-            min_body=NONCE_SIZE + TAG_SIZE if flags & FLAG_ENCRYPTED else 0,
+        # (so every check on it passed) for decode()'s hot path — unless the registry or the
+        # keyring changed since the general path started (``epoch``): the spec or decrypt
+        # function it used may be stale.
+        shape = _Shape(
+            h4=_unpack_ids(frame)[0], fields=fields, loads=loads, spec=spec, decrypt=decrypt
         )
+        with self._lock:
+            if epoch != self._shapes_epoch:
+                return
+            shapes = self._shapes
+            if len(shapes) >= _CACHE_MAX:
+                shapes.clear()
+            shapes[frame[_STATIC:off]] = shape
 
     def _decode(
         self, frame: bytes | bytearray | memoryview, channel: str, validate: bool
     ) -> Envelope:
         # The general path: every frame, every check, every error named. Frames it decodes
         # on the inline branch teach decode() their shape.
+        epoch = self._shapes_epoch  # read before the spec and the decrypt function
         fields = None
+        decrypt = None
         try:
             if type(frame) is not bytes:
                 frame = _as_bytes(frame)
@@ -374,7 +386,7 @@ class _Decoder:
             self._fail(exc, fields, channel)
             raise
         if not slow:
-            self._learn(frame, off, flags, fields, loads)
+            self._learn(epoch, frame, off, fields, loads, spec, decrypt)
         next(self._n_dec)
         env: Envelope = _new_envelope(Envelope)
         env._f = fields

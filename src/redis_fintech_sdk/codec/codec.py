@@ -114,12 +114,17 @@ class Codec(_Encoder, _Decoder):
         self._cbytes: dict[str, bytes] = {}
         self._dnames: dict[bytes, tuple[str, str]] = {}
         self._shapes: dict[bytes, _Shape] = {}
+        self._shapes_epoch = 0
         # A codec that requires signatures sends every frame through the general path.
         self._force_slow = FLAG_SIGNED if cfg.require_signature else 0
         self._lock = threading.Lock()
         self._stats = _Counters()
         self._n_enc = self._stats.encoded
         self._n_dec = self._stats.decoded
+        # The hot path's shapes hold specs and decrypt functions: forget them on any change.
+        cfg.registry._watch(self)
+        if cfg.keyring is not None:
+            cfg.keyring._watch(self)
 
     @property
     def producer_id(self) -> str:

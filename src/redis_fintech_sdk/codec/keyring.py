@@ -7,10 +7,9 @@ Rotation follows Tink's order (see ``docs/encryption.md``):
 3. **promote** it (``promote``): producers now encrypt under it; old frames still decrypt;
 4. **retire** the old key (``disable``, later ``destroy``) once no frame under it is needed.
 
-Nonces are 96 random bits from ``os.urandom`` drawn inside the keyring when the codec seals
-a frame; callers never pass one. They are read from the OS in batches (one ``os.urandom``
-call per 256 nonces, about 0.4 us saved per frame) and each 12-byte slice is handed out once;
-a forked child discards the batch it inherited. NIST SP 800-38D caps a key at 2^32 random-nonce
+Nonces are 96 random bits drawn inside the keyring (callers never pass one), read from
+``os.urandom`` 256 at a time (0.4 us saved per frame), each handed out once; a forked child
+discards the batch it inherited. NIST SP 800-38D caps a key at 2^32 random-nonce
 encryptions: each key counts its encryptions, warns (:class:`KeyUsageWarning`) at
 ``warn_after`` (default 2^30) and refuses past 2^32. The count is per process; rotate on a
 schedule as well.
@@ -25,6 +24,7 @@ import itertools
 import logging
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -146,6 +146,7 @@ class Keyring:
         # key id -> bound AESGCM.decrypt, only for keys that may decrypt now (the decoder's
         # one lookup). Rebuilt under the lock whenever a key is added or changes status.
         self._decrypts: dict[int, Callable[..., bytes]] = {}
+        self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._primary: _Key | None = None
         self._warn_after = warn_after
         self._lock = threading.Lock()
@@ -265,8 +266,14 @@ class Keyring:
         self._set_status(key_id, KeyStatus.DESTROYED)
 
     def _sync_decrypts(self) -> None:
-        # A new dict, swapped in whole: readers never see one half-updated.
+        # A new dict, swapped in whole: readers never see one half-updated. Codecs with
+        # hot-path shapes (which cache decrypt functions) forget them.
         self._decrypts = {i: k.decrypt for i, k in self._keys.items() if k.decrypt is not None}
+        for codec in list(self._watchers):
+            codec._forget_shapes()
+
+    def _watch(self, codec: Any) -> None:
+        self._watchers.add(codec)  # weakly held; told of every change to _decrypts
 
     def _set_status(self, key_id: int, status: KeyStatus) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 import threading
 import typing
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
@@ -184,6 +185,7 @@ class MessageRegistry:
         self._by_model: dict[type[Any], MessageSpec] = {}
         self._upcasters: dict[tuple[str, int], Upcaster] = {}
         self._lock = threading.Lock()
+        self._watchers: weakref.WeakSet[Any] = weakref.WeakSet()
 
     def register(
         self,
@@ -241,6 +243,7 @@ class MessageRegistry:
                 raise ConfigurationError("type_name", f"{type_name!r} is already registered")
             self._by_name[type_name] = spec
             self._by_model[model] = spec
+        self._changed()
         return spec
 
     def add_upcaster(self, type_name: str, from_version: int, func: Upcaster) -> None:
@@ -254,6 +257,16 @@ class MessageRegistry:
             if key in self._upcasters:
                 raise ConfigurationError("from_version", f"{type_name} v{from_version} exists")
             self._upcasters[key] = func
+        self._changed()
+
+    def _changed(self) -> None:
+        # Codecs cache specs in their hot-path shapes: tell them to forget.
+        for codec in list(self._watchers):
+            codec._forget_shapes()
+
+    def _watch(self, codec: Any) -> None:
+        """Tell ``codec`` (weakly held) about every registration from now on."""
+        self._watchers.add(codec)
 
     def get(self, type_name: str) -> MessageSpec | None:
         """The spec registered under ``type_name``, or ``None``."""

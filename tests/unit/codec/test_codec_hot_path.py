@@ -8,6 +8,7 @@ text, and the statistics count each frame once.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from redis_fintech_sdk.codec import (
     JSON,
+    MSGPACK,
     Codec,
     Keyring,
     Message,
@@ -250,3 +252,58 @@ def test_other_serializers_and_buffer_types(make_codec: Callable[..., Codec]) ->
         ).payload
         == TICK
     )
+
+
+class _RetiringSerializer:
+    """msgpack, except that its first ``loads`` retires key 1 (a change mid-decode)."""
+
+    serializer_id = 9
+    name = "retiring"
+
+    def __init__(self, ring: Keyring) -> None:
+        self.ring = ring
+        self.calls = 0
+
+    def dumps(self, obj: Any) -> bytes:
+        return MSGPACK.dumps(obj)
+
+    def loads(self, data: bytes) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            self.ring.disable(1)
+        return MSGPACK.loads(data)
+
+
+def test_a_shape_is_not_learned_across_a_keyring_change() -> None:
+    ring = Keyring.generate(1)
+    ring.promote(ring.generate_key(2))
+    ring.promote(1)
+    ser = _RetiringSerializer(ring)
+    codec = Codec(keyring=ring, serializer=ser)
+    frame = codec.encode_raw(TYPE, TICK, channel="md:AAPL")  # sealed under key 1
+    ring.promote(2)
+    # decrypted under key 1, then key 1 was retired before the shape could be remembered
+    assert codec.decode(frame, channel="md:AAPL", validate=False).payload == TICK
+    assert codec._shapes == {}
+    with pytest.raises(DecryptionError, match="retired"):
+        codec.decode(frame, channel="md:AAPL", validate=False)
+
+
+def test_codecs_forget_shapes_on_every_change() -> None:
+    registry = MessageRegistry()
+    ring = Keyring.generate(1)
+    codecs = [Codec(registry=registry, keyring=ring) for _ in range(3)]
+    for codec in codecs:
+        _warm(codec)
+    ring.generate_key(2)  # a key added: the decrypt map is rebuilt
+    assert [len(c._shapes) for c in codecs] == [0, 0, 0]
+    for codec in codecs:
+        _warm(codec)
+
+    registry.add_upcaster(TYPE, 1, dict)  # a registry change (a class body would keep
+    # the frame's locals alive through pydantic, and with them a codec)
+    assert [len(c._shapes) for c in codecs] == [0, 0, 0]
+    del codecs[:], codec  # watchers hold codecs weakly
+    gc.collect()
+    assert list(ring._watchers) == []
+    assert list(registry._watchers) == []
