@@ -28,8 +28,24 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(pydantic)" in out
     assert "(msgspec)" in out
     assert "orjson" in out
+    assert "scaled to a 1.5 us round trip" in out
     rows = bench.run(5, 1, signed=False, out=lambda _line: None)
     # 8 unsigned flag combinations for each message + a pydantic and a Struct row (tick)
     assert len(rows) == 18
     assert all(r["encode_us"] > 0 and r["decode_ratio"] > 0 for r in rows)
     assert {r["message"] for r in rows} == {"tick", "20KB"}
+
+
+def test_instruction_benchmark_workloads_run() -> None:
+    # The callgrind driver itself needs valgrind and minutes; its workloads must keep working.
+    path = BENCH.with_name("codec_instructions.py")
+    spec = importlib.util.spec_from_file_location("rfsdk_bench_instr", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for op in module.OPS:
+        assert module.main(["--workload", op, "5"]) == 0
+    with pytest.raises(SystemExit):
+        module.main(["--workload", "nope", "5"])
