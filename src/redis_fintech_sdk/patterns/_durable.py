@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
-
 from redis_fintech_sdk.channels import Channel
 from redis_fintech_sdk.connection import AsyncClient
 from redis_fintech_sdk.errors import ConfigurationError
@@ -81,22 +79,21 @@ class KeyedStream:
             dedup_max_ids=dedup_max_ids,
         )
         self.stream = stream
-        # The producer reports duplicates only as a counter: one append at a time per
-        # instance makes the counter's change belong to this append.
-        self._lock = anyio.Lock()
 
     async def append(self, message: Any, key: str) -> tuple[str, bool]:
         """Append ``message`` under ``key``; return ``(entry id, duplicate)``.
+
+        ``duplicate`` is true only when the first attempt already found ``key`` (an earlier
+        call or another process added it). A duplicate found on a retry may be this call's
+        own first attempt, whose reply was lost: that counts as new, so the caller still
+        sends its Pub/Sub copy (at least once).
 
         Raises:
             CodecError: the message cannot be encoded (or a policy refuses it).
             RedisError: the append failed after retries.
         """
-        async with self._lock:
-            before = self.producer.statistics().duplicates_suppressed
-            entry = await self.producer.add(message, idempotency_key=key)
-            duplicate = self.producer.statistics().duplicates_suppressed > before
-        return entry, duplicate
+        result = await self.producer.append(message, idempotency_key=key)
+        return result.entry_id, result.added_by_this_call is False
 
 
 async def publish_copy(

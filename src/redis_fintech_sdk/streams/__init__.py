@@ -7,6 +7,7 @@ The async classes are the originals; ``StreamProducer``, ``StreamAdmin``,
 
 from __future__ import annotations
 
+from ._append import AppendResult
 from ._async.admin import AsyncStreamAdmin, TrimResult
 from ._async.dead_letters import AsyncDeadLetterQueue
 from ._async.producer import AsyncStreamProducer
@@ -33,6 +34,7 @@ from ._sync.producer import StreamProducer
 from ._sync.tail import StreamTail
 
 __all__ = [
+    "AppendResult",
     "AckPolicy",
     "AsyncDeadLetterQueue",
     "AsyncStreamAdmin",

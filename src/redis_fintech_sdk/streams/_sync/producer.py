@@ -36,6 +36,7 @@ from redis_fintech_sdk.hooks import (
     with_trace,
 )
 from redis_fintech_sdk.resilience import RetryPolicy, is_retryable
+from redis_fintech_sdk.streams._append import AppendResult
 from redis_fintech_sdk.streams._sync.admin import StreamAdmin
 from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
 from redis_fintech_sdk.streams._config import FRAME_FIELD, Durability, Retention, TrimPolicy
@@ -182,6 +183,21 @@ class StreamProducer:
             DurabilityError: the durability wait fell short.
             RedisError: the append failed after the retries.
         """
+        return (self.append(message, idempotency_key=idempotency_key)).entry_id
+
+    def append(self, message: Any, *, idempotency_key: str | None = None) -> AppendResult:
+        """Append one message; return its entry id and whether it was a duplicate.
+
+        Like :meth:`add`, but says what happened: ``AppendResult.duplicate`` is true when
+        the idempotency id (``idempotency_key``, or the frame's message id) was already in
+        the stream, so nothing was added (see :class:`AppendResult` for retries).
+
+        Raises:
+            AuthorizationError: refused by the authorizer (before any I/O) or the server.
+            CodecError: the message cannot be encoded.
+            DurabilityError: the durability wait fell short.
+            RedisError: the append failed after the retries.
+        """
         if self._authorizer is not None:
             self._admit()
         if self._tracing is None:
@@ -194,6 +210,17 @@ class StreamProducer:
 
     def add_many(self, messages: Iterable[Any]) -> list[str]:
         """Append messages in one pipelined round trip; return their entry ids in order.
+
+        Raises:
+            AuthorizationError: refused by the authorizer (nothing is sent) or the server.
+            CodecError: a message cannot be encoded (nothing is sent then).
+            DurabilityError: the durability wait fell short.
+            RedisError: the batch failed after the retries.
+        """
+        return [result.entry_id for result in self.append_many(messages)]
+
+    def append_many(self, messages: Iterable[Any]) -> list[AppendResult]:
+        """Like :meth:`add_many`, returning an :class:`AppendResult` per message, in order.
 
         Raises:
             AuthorizationError: refused by the authorizer (nothing is sent) or the server.
@@ -302,9 +329,11 @@ class StreamProducer:
             args += ["MINID", mode, f"{cut}-0"]
         return args
 
-    def _send_with_retry(self, items: Sequence[_Item]) -> list[str]:
+    def _send_with_retry(self, items: Sequence[_Item]) -> list[AppendResult]:
         delays = iter(self._retry.delays()) if self.idempotent else iter(())
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 ids = self._send(items)
                 break
@@ -330,7 +359,7 @@ class StreamProducer:
             for item in items:
                 self._record("published", item.frame)
         self._maybe_trim(len(items))
-        return ids
+        return [AppendResult(entry_id, duplicate, attempts) for entry_id, duplicate in ids]
 
     def _after_failure(self) -> None:
         """Before a retry: the topology may have changed, so look again.
@@ -362,7 +391,7 @@ class StreamProducer:
         self._replica_count.put(count)
         return count
 
-    def _send(self, items: Sequence[_Item]) -> list[str]:
+    def _send(self, items: Sequence[_Item]) -> list[tuple[str, bool | None]]:
         features = self.features()
         wait_count = self._wait_count()
         trim = self._trim_args(features)
@@ -407,11 +436,13 @@ class StreamProducer:
             for reply in replies[: len(items)]:
                 if isinstance(reply, Exception):
                     raise reply
-        ids = self._parse_ids(replies[: len(items)])
+        ids = self._parse_ids(replies[: len(items)], None if features.xadd_idmp else False)
         self._check_durability(replies[len(items) :], waits, wait_count)
         return ids
 
-    def _send_scripted(self, items: Sequence[_Item], trim: Sequence[Any]) -> list[str]:
+    def _send_scripted(
+        self, items: Sequence[_Item], trim: Sequence[Any]
+    ) -> list[tuple[str, bool | None]]:
         """Cluster: one script call per entry (redis-py refuses EVALSHA in cluster pipelines)."""
         replies: list[Any] = []
         with self._client.translate_errors("XADD", key=self.stream):
@@ -430,18 +461,25 @@ class StreamProducer:
                         ],
                     )
                 )
-        return self._parse_ids(replies)
+        return self._parse_ids(replies, False)
 
-    def _parse_ids(self, replies: Sequence[Any]) -> list[str]:
-        ids = []
+    def _parse_ids(
+        self, replies: Sequence[Any], unflagged: bool | None
+    ) -> list[tuple[str, bool | None]]:
+        # The script replies [added, id]; a plain XADD only the id (``unflagged`` says what
+        # that means: never a duplicate without dedup, unknown with XADD IDMP).
+        ids: list[tuple[str, bool | None]] = []
         for reply in replies:
+            duplicate = unflagged
             if isinstance(reply, (list, tuple)):
                 added, entry_id = int(reply[0]), reply[1]
-                if not added:
+                duplicate = not added
+                if duplicate:
                     self._duplicates += 1
             else:
                 entry_id = reply
-            ids.append(entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id))
+            text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            ids.append((text, duplicate if self.idempotent else False))
         return ids
 
     def _queue_durability(self, pipe: Any, features: ServerFeatures, wait_count: int) -> list[str]:
