@@ -34,8 +34,8 @@ from ._sync.producer import StreamProducer
 from ._sync.tail import StreamTail
 
 __all__ = [
-    "AppendResult",
     "AckPolicy",
+    "AppendResult",
     "AsyncDeadLetterQueue",
     "AsyncStreamAdmin",
     "AsyncStreamProducer",
