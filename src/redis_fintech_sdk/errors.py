@@ -28,6 +28,10 @@ carry *context* (``channel``, ``stream``, ``message_id``, ``address``, ``field``
     ├── TemplateError (ValueError)               a notification template is bad or misses a param
     ├── WebhookSignatureError (ValueError)       a webhook signature header was refused (.reason)
     ├── WebhookDeliveryError                     a webhook was not delivered (dead-lettered)
+    ├── RequestError                             a Pub/Sub request got no usable reply
+    │   ├── NoRespondersError                    nobody was subscribed to the request channel
+    │   ├── RequestTimeoutError (TimeoutError)   no reply in time
+    │   └── RemoteHandlerError                   the responder's handler raised (.error_type)
     └── CodecError (ValueError)                  a frame could not be built or read
         ├── FrameError                           malformed / truncated / oversize frame
         ├── UnsupportedVersionError              unknown magic or format version
@@ -64,10 +68,14 @@ __all__ = [
     "MissingExtraError",
     "PolicyError",
     "PreflightError",
+    "NoRespondersError",
     "RateLimitedError",
     "ReadOnlyError",
     "RedisError",
     "RedisTimeoutError",
+    "RemoteHandlerError",
+    "RequestError",
+    "RequestTimeoutError",
     "ResponseError",
     "SDKError",
     "SchemaError",
@@ -375,6 +383,44 @@ class WebhookDeliveryError(SDKError):
             f"webhook {event_id} to endpoint {endpoint!r} not delivered after "
             f"{attempts} attempt(s): {reason}"
         )
+
+
+class RequestError(SDKError):
+    """A request/reply call (``AsyncRequester.request``) got no usable reply.
+
+    Attributes:
+        channel: the request channel.
+    """
+
+    def __init__(self, message: str, *, channel: str) -> None:
+        self.channel = channel
+        super().__init__(message)
+
+
+class NoRespondersError(RequestError):
+    """Nobody was subscribed to the request channel: the request reached no responder."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"no responder is subscribed to {channel!r}", channel=channel)
+
+
+class RequestTimeoutError(RequestError, builtins.TimeoutError):
+    """No reply came in time. A responder may still handle (or have handled) the request."""
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"no reply to a request on {channel!r} in time", channel=channel)
+
+
+class RemoteHandlerError(RequestError):
+    """The responder's handler raised. Only the exception's class name crosses the wire.
+
+    Attributes:
+        error_type: the class name of the exception the handler raised.
+    """
+
+    def __init__(self, error_type: str, *, channel: str = "") -> None:
+        self.error_type = error_type
+        super().__init__(f"the responder's handler raised {error_type}", channel=channel)
 
 
 _SECRETISH = re.compile(r"(?i)\b(password|passwd|pass|secret|token|api_key|key)(\s*[=:]\s*)\S+")

@@ -30,6 +30,7 @@ from ._events import (
 from ._keyspace import KeyspaceWatcher
 from ._metrics import OutputBufferReport, output_buffers, parse_client_list
 from ._replay import ReplayConfig
+from ._rpc import AsyncRequester, AsyncResponder, RequesterStatistics, ResponderStatistics
 from ._senders import SenderStatistics
 from ._subscriber import AsyncSubscriber
 from ._subscriptions import SubscriptionKind
@@ -40,6 +41,8 @@ from ._types import Delivery, FrameCodec, FrameHeaderLike, HeaderFilter, default
 
 __all__ = [
     "AsyncPublisher",
+    "AsyncRequester",
+    "AsyncResponder",
     "AsyncSubscriber",
     "BadFrame",
     "BufferStatistics",
@@ -61,6 +64,8 @@ __all__ = [
     "Publisher",
     "PublisherStatistics",
     "ReplayConfig",
+    "RequesterStatistics",
+    "ResponderStatistics",
     "Resubscribed",
     "SenderStatistics",
     "SequenceStatus",
