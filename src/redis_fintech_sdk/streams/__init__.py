@@ -24,6 +24,7 @@ from ._config import (
 from ._consumer import Handler, StreamConsumer
 from ._deadletter import DeadLetter, DeadLetterReason
 from ._decisions import GroupPosition, TrimPlan, plan_trim
+from ._delayed import AsyncDelayedQueue, DelayedStatistics
 from ._info import ConsumerInfo, GroupHealth, GroupInfo, ServerFeatures, StreamInfo
 from ._keys import StreamKeys, related_key
 from ._message import Effects, IdempotencyStore, StreamMessage
@@ -37,6 +38,7 @@ __all__ = [
     "AckPolicy",
     "AppendResult",
     "AsyncDeadLetterQueue",
+    "AsyncDelayedQueue",
     "AsyncStreamAdmin",
     "AsyncStreamProducer",
     "AsyncStreamTail",
@@ -46,6 +48,7 @@ __all__ = [
     "DeadLetter",
     "DeadLetterQueue",
     "DeadLetterReason",
+    "DelayedStatistics",
     "Durability",
     "Effects",
     "FrameCodec",
