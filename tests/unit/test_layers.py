@@ -22,6 +22,7 @@ LEVEL = {
     "streams": 3,
     "security": 3,
     "observability": 3,
+    "cache": 3,
     "patterns": 4,
     "gateway": 4,
     "ops": 4,
