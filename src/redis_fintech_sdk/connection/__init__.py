@@ -7,7 +7,7 @@ from redis_fintech_sdk.connection.credentials import (
     env_source,
     file_source,
 )
-from redis_fintech_sdk.connection.errormap import map_redis_error
+from redis_fintech_sdk.connection.errormap import is_connection_failure, map_redis_error
 from redis_fintech_sdk.connection.health import HealthReport, PreflightReport, Requirement
 
 __all__ = [
@@ -19,5 +19,6 @@ __all__ = [
     "RotatingCredentialProvider",
     "env_source",
     "file_source",
+    "is_connection_failure",
     "map_redis_error",
 ]

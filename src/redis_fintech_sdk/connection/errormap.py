@@ -18,6 +18,7 @@ from redis_fintech_sdk.errors import (
     BackpressureError,
     ClusterError,
     ConnectionFailedError,
+    DurabilityError,
     ReadOnlyError,
     RedisError,
     RedisTimeoutError,
@@ -26,7 +27,7 @@ from redis_fintech_sdk.errors import (
     TLSError,
 )
 
-__all__ = ["map_redis_error"]
+__all__ = ["is_connection_failure", "map_redis_error"]
 
 # Server error replies can echo arguments back; keep only the error code and a fixed text so
 # that passwords, keys and payload bytes never leak into our messages.
@@ -124,6 +125,25 @@ def map_redis_error(
     if isinstance(exc, rexc.RedisError):
         return RedisError(f"redis client error: {type(exc).__name__}", **ctx)
     return RedisError(f"unexpected error: {type(exc).__name__}", **ctx)
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` means the SDK could not reach, or lost, the server.
+
+    Yes for refused, reset or closed connections, DNS and TLS handshake failures,
+    authentication refused at connect time, and timeouts waiting for the server (a silent
+    or half-open connection). No for error replies (``NOPERM``, ``OOM``, ``READONLY`` …),
+    which come over a working connection, and for :class:`DurabilityError` (``WAIT``
+    answered). Foreign exceptions are judged by what :func:`map_redis_error` makes of them.
+    This decides what ``connection_errors_total`` counts.
+
+    Args:
+        exc: an SDK error or a redis-py / ``ssl`` / OS exception.
+    """
+    error = exc if isinstance(exc, SDKError) else map_redis_error(exc)
+    if isinstance(error, DurabilityError):
+        return False
+    return isinstance(error, (ConnectionFailedError, RedisTimeoutError, AuthenticationError))
 
 
 def _is_tls_failure(exc: BaseException) -> bool:

@@ -18,6 +18,7 @@ from redis_fintech_sdk.errors import ConfigurationError
 __all__ = ["BufferStatistics", "MessageBuffer", "OverflowPolicy"]
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 class OverflowPolicy(str, enum.Enum):
@@ -194,6 +195,26 @@ class MessageBuffer(Generic[T]):
         if self.policy is OverflowPolicy.CONFLATE:
             return next(iter(self._slots.values()), None)
         return self._fifo[0] if self._fifo else None
+
+    def count_by(self, key: Callable[[T], K]) -> dict[K, int]:
+        """How many buffered messages share each ``key(message)``.
+
+        One pass over the buffer, nothing copied: meant for periodic sampling (the
+        subscriber's ``subscriber_buffer_size`` gauge), not for every message.
+
+        Example:
+            >>> buf = MessageBuffer(4, OverflowPolicy.BLOCK)
+            >>> for word in ("ab", "ac", "b"):
+            ...     _ = buf.offer(word)
+            >>> buf.count_by(lambda w: w[0])
+            {'a': 2, 'b': 1}
+        """
+        counts: dict[K, int] = {}
+        items = self._slots.values() if self.policy is OverflowPolicy.CONFLATE else self._fifo
+        for item in items:
+            k = key(item)
+            counts[k] = counts.get(k, 0) + 1
+        return counts
 
     def discarded(self) -> tuple[int, int, int]:
         """``(dropped_oldest, dropped_newest, conflated)`` so far, cheaper than statistics()."""

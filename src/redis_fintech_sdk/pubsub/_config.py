@@ -37,6 +37,9 @@ class SubscriberConfig:
         decode: decode frames (``False``: raw mode, deliveries carry bytes only).
         max_streams: (producer, channel) pairs the gap tracker remembers.
         drain_timeout: seconds handlers may take to drain the buffer on shutdown.
+        buffer_sample_interval: seconds between two samples of the buffer for the
+            ``subscriber_buffer_size`` gauge (only with ``metrics=``; nothing is added to
+            the per-message path).
 
     Raises:
         ConfigurationError: a value is out of range (the field is named).
@@ -55,6 +58,7 @@ class SubscriberConfig:
     decode: bool = True
     max_streams: int = 100_000
     drain_timeout: float = 5.0
+    buffer_sample_interval: float = 1.0
 
     def __post_init__(self) -> None:
         if self.buffer_capacity < 1:
@@ -65,7 +69,13 @@ class SubscriberConfig:
             raise ConfigurationError(
                 "overflow", f"must be one of {[p.value for p in OverflowPolicy]}"
             ) from None
-        for name in ("ping_interval", "ping_timeout", "connect_timeout", "reconnect_base"):
+        for name in (
+            "ping_interval",
+            "ping_timeout",
+            "connect_timeout",
+            "reconnect_base",
+            "buffer_sample_interval",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(name, "must be > 0 seconds")
         if self.reconnect_cap < self.reconnect_base:

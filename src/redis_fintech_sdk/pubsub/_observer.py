@@ -69,6 +69,7 @@ class SubscriberHooks:
         self._delivered = LabelCache("kind", "pubsub")
         self._plain = LabelCache()
         self._dropped: dict[tuple[str, str], Mapping[str, str]] = {}
+        self._buffered: dict[str, int] = {}  # family -> size at the last sample
 
     @classmethod
     def create(cls, **hooks: Any) -> SubscriberHooks | None:
@@ -153,6 +154,28 @@ class SubscriberHooks:
         if labels is None:
             labels = self._dropped[key] = {"channel": family, "policy": policy.value}
         self.metrics.inc("messages_dropped_total", float(count), labels)
+
+    def sample_buffer(self, buf: MessageBuffer[Delivery]) -> None:
+        """Set ``subscriber_buffer_size`` per channel family from one pass over ``buf``.
+
+        A family that emptied since the last sample is set to 0 once.
+        """
+        if self.metrics is None:
+            return
+        family = self._plain
+        counts = buf.count_by(lambda d: family(d.channel)["channel"])
+        for gone in self._buffered.keys() - counts.keys():
+            self.metrics.set("subscriber_buffer_size", 0.0, {"channel": gone})
+        for name, size in counts.items():
+            self.metrics.set("subscriber_buffer_size", float(size), {"channel": name})
+        self._buffered = counts
+
+    def clear_buffer_gauges(self) -> None:
+        """Set ``subscriber_buffer_size`` to 0 for every family reported (on close)."""
+        if self.metrics is not None:
+            for name in self._buffered:
+                self.metrics.set("subscriber_buffer_size", 0.0, {"channel": name})
+        self._buffered = {}
 
     def offer(self, buf: MessageBuffer[Delivery], delivery: Delivery) -> bool:
         """``buf.offer(delivery)``, counting what the overflow policy discarded."""

@@ -4,6 +4,12 @@ Every loss — EOF, reset, a PING whose reply missed its deadline (half-open), a
 unsubscribe (slot migration), a Sentinel primary change — ends the whole session; the
 supervisor backs off (exponential, equal jitter), reconnects, replays every subscription
 and reports ``Disconnected`` / ``Connected`` / ``Resubscribed`` / ``PossibleGap``.
+
+Each failed connection attempt, and each session that ended because the connection failed
+(reset, EOF, timeout, no PONG in time), adds one to ``connection_errors_total``
+(``component=subscriber``). Planned restarts (resubscribe, a Sentinel primary change, a
+server-side unsubscribe) do not count. Errors already translated (and counted) by the
+client's ``translate_errors`` are not counted again.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from redis_fintech_sdk.connection import map_redis_error
-from redis_fintech_sdk.errors import AuthorizationError
+from redis_fintech_sdk.connection import is_connection_failure, map_redis_error
+from redis_fintech_sdk.errors import AuthorizationError, SDKError
+from redis_fintech_sdk.hooks import Metrics
 from redis_fintech_sdk.resilience import Backoff, is_retryable
 
 from ._events import Connected, Disconnected, PossibleGap, Resubscribed
@@ -34,11 +41,15 @@ _PING_TOKEN = b"rfsdk-liveness"
 
 
 class _Lost(Exception):
-    """The session is over; ``reason`` says why (no payload, no secrets)."""
+    """The session is over; ``reason`` says why (no payload, no secrets).
 
-    def __init__(self, reason: str) -> None:
+    ``failure``: the connection failed (as opposed to a planned restart).
+    """
+
+    def __init__(self, reason: str, *, failure: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.failure = failure
 
 
 class _LinkState:
@@ -59,6 +70,7 @@ class Supervisor:
         self.live = False
         self.connects = self.disconnects = self.half_open = 0
         self._reason = ""
+        self._failure = False
         self._restart: anyio.CancelScope | None = None
         self._pending_restart = False
 
@@ -78,6 +90,8 @@ class Supervisor:
             except Exception as exc:
                 await self._close_links()
                 error = self._refusal(exc) or _mapped(exc, self.sub.client.address)
+                if _fresh_failure(exc, error):
+                    self._count_failure()
                 if not is_retryable(error) and not isinstance(error, TimeoutError):
                     raise error from exc
                 _log.info("pubsub connect failed (%s); retrying", type(error).__name__)
@@ -108,6 +122,9 @@ class Supervisor:
                 await self._serve()
             except Exception as exc:
                 error = self._refusal(exc) or _mapped(exc, sub.client.address)
+                failed = exc.failure if isinstance(exc, _Lost) else _fresh_failure(exc, error)
+                if failed:
+                    self._count_failure()
                 if not is_retryable(error) and not isinstance(exc, _Lost):
                     raise error from exc
                 self._reason = getattr(exc, "reason", type(error).__name__)
@@ -120,6 +137,14 @@ class Supervisor:
             _log.warning("pubsub connection lost (%s); reconnecting", self._reason)
             sub._emit(Disconnected(self._reason, lost_at))
             sub._state_changed()
+
+    def _metrics(self) -> Metrics | None:
+        hooks = self.sub._hooks
+        return hooks.metrics if hooks is not None else None
+
+    def _count_failure(self) -> None:
+        # The subscriber's own hook, else the client's (AsyncClient.count_connection_error).
+        self.sub.client.count_connection_error("subscriber", metrics=self._metrics())
 
     async def _send_missing(self) -> None:
         # Subscriptions added while the connection was being set up.
@@ -151,6 +176,7 @@ class Supervisor:
 
     async def _serve(self) -> None:
         self._reason = ""
+        self._failure = False
         with anyio.CancelScope() as scope:
             self._restart = scope
             if self._pending_restart:
@@ -165,7 +191,7 @@ class Supervisor:
         self._restart = None
         if not self._reason:
             self._reason = "cancelled"
-        raise _Lost(self._reason)
+        raise _Lost(self._reason, failure=self._failure)
 
     async def _guard(
         self,
@@ -177,9 +203,14 @@ class Supervisor:
             await fn(state)
         except _Lost as exc:
             self._reason = self._reason or exc.reason
+            self._failure = self._failure or exc.failure
         except Exception as exc:
             error = self._refusal(exc) or _mapped(exc, self.sub.client.address)
+            if _fresh_failure(exc, error):
+                self._failure = True
             if not is_retryable(error):
+                if self._failure:
+                    self._count_failure()  # _serve never reaches its own count
                 raise error from exc
             self._reason = self._reason or type(error).__name__
         scope.cancel()
@@ -214,7 +245,12 @@ class Supervisor:
                 continue
             start = f"({last}"
             while True:
-                with sub.client.translate_errors("XRANGE", key=replay.stream_key(channel)):
+                with sub.client.translate_errors(
+                    "XRANGE",
+                    key=replay.stream_key(channel),
+                    component="subscriber",
+                    metrics=self._metrics(),
+                ):
                     entries: Any = await redis.xrange(
                         replay.stream_key(channel), min=start, count=replay.batch
                     )
@@ -250,7 +286,7 @@ class Supervisor:
                 await state.rx.wait()
             if not state.rx.is_set() and not self.sub._reader_blocked:
                 self.half_open += 1
-                raise _Lost("half-open")
+                raise _Lost("half-open", failure=True)
 
     async def _primary_watch(self, state: _LinkState) -> None:
         while True:
@@ -305,6 +341,11 @@ class Supervisor:
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _fresh_failure(exc: BaseException, error: BaseException) -> bool:
+    """A connection failure seen here first (``translate_errors`` counted SDK errors)."""
+    return not isinstance(exc, (SDKError, _Lost)) and is_connection_failure(error)
 
 
 def _mapped(exc: BaseException, address: str) -> BaseException:

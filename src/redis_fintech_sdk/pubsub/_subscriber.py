@@ -53,7 +53,10 @@ class AsyncSubscriber:
         replay: replayable channels to catch up from their streams after a reconnect.
         metrics: reports ``messages_delivered_total``, ``messages_dropped_total`` (by
             policy), ``sequence_gaps_total``/``messages_missed_total``,
-            ``decode_errors_total``, ``reconnects_total`` and ``handler_duration_seconds``.
+            ``decode_errors_total``, ``reconnects_total``, ``connection_errors_total``
+            (``component=subscriber``; without ``metrics`` the client's hook counts them),
+            ``handler_duration_seconds`` and ``subscriber_buffer_size`` (by channel
+            family, sampled every ``config.buffer_sample_interval`` seconds).
         tracing: a CONSUMER span continuing the producer's trace around each handler
             call (``process``), or at each ``get()`` when iterating (``receive``).
         authorizer: ``check_subscribe(name, principal)`` before every ``SUBSCRIBE``,
@@ -114,6 +117,8 @@ class AsyncSubscriber:
         await tg.__aenter__()
         self._tg = tg
         tg.start_soon(self._supervisor.run)
+        if self._hooks is not None and self._hooks.metrics is not None:
+            tg.start_soon(self._sample_buffer, self._hooks)
         if self._handlers:
             self._dispatching = True
             tg.start_soon(self._dispatch)
@@ -293,6 +298,15 @@ class AsyncSubscriber:
                 listener(event)
             except Exception:
                 _log.exception("pubsub event listener %r failed", listener)
+
+    async def _sample_buffer(self, hooks: SubscriberHooks) -> None:
+        # Sampled off the data path: the per-message cost stays one counter update.
+        try:
+            while True:
+                hooks.sample_buffer(self._buffer)
+                await anyio.sleep(self.config.buffer_sample_interval)
+        finally:
+            hooks.clear_buffer_gauges()  # a closed subscriber buffers nothing
 
     # ---------------------------------------------------------------- data path
 

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import anyio
 import pytest
 
@@ -16,6 +19,7 @@ from redis_fintech_sdk.pubsub import (
     Delivery,
     HandlerFailed,
     HeaderFilter,
+    OutputBufferReport,
     Publisher,
     Subscriber,
     SubscriberConfig,
@@ -164,12 +168,54 @@ async def test_runtime_subscribe_unsubscribe_and_shard_channels(
     ]
 
 
+def _resp(*args: str) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        out.append(f"${len(arg.encode())}\r\n{arg}\r\n".encode())
+    return b"".join(out)
+
+
 async def test_output_buffer_metric(redis_server: RedisServer) -> None:
-    async with AsyncClient.from_url(redis_server.url) as client:
-        async with AsyncSubscriber(client, codec=codec()) as sub:
-            await sub.subscribe("test.omem")
-            reports = await output_buffers(client)
-    assert any(r.subscriptions >= 1 and r.omem >= 0 for r in reports)
+    # A subscriber that stops reading: what the server cannot send piles up in its output
+    # buffer (omem). Its tiny receive window keeps the kernel from absorbing the backlog.
+    name = f"omem-{os.getpid()}"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    try:
+        sock.connect(redis_server.address)
+        sock.sendall(_resp("CLIENT", "SETNAME", name) + _resp("SUBSCRIBE", "test.omem"))
+        got = b""
+        while b"subscribe\r\n$9\r\ntest.omem\r\n:1\r\n" not in got:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the connection"
+            got += chunk
+        async with AsyncClient.from_url(redis_server.url) as client:
+
+            async def mine() -> OutputBufferReport:
+                found = [r for r in await output_buffers(client) if r.name == name]
+                assert len(found) == 1, found
+                return found[0]
+
+            idle = await mine()
+            assert (idle.subscriptions, idle.omem, idle.output_list_length) == (1, 0, 0)
+            assert idle.address.startswith("127.0.0.1:")
+            frame = b"x" * 65536
+            published = 0
+            report = idle
+            # The server's kernel send buffer (tcp_wmem, up to 4 MiB here) fills first. The
+            # cap stays below client-output-buffer-limit pubsub (32mb hard); the loop stops
+            # at the first buffered bytes, far below the 8mb soft limit.
+            while report.omem == 0 and published < 256:
+                assert await client.redis.publish("test.omem", frame) == 1
+                published += 1
+                if published % 4 == 0:
+                    report = await mine()
+    finally:
+        sock.close()
+    assert report.omem > 0, f"nothing buffered after {published} x 64 KiB"
+    assert report.output_list_length > 0
+    assert report.omem <= published * len(frame) + 65536
 
 
 async def test_breaker_fails_fast_while_down_and_recovers(redis_binary: RedisBinary) -> None:

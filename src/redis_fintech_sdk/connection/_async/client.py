@@ -21,7 +21,7 @@ from redis.cluster import LoadBalancingStrategy
 
 from redis_fintech_sdk.connection import _params
 from redis_fintech_sdk.connection._cluster_asking import PairedAskingCluster
-from redis_fintech_sdk.connection.errormap import map_redis_error
+from redis_fintech_sdk.connection.errormap import is_connection_failure, map_redis_error
 from redis_fintech_sdk.connection.health import (
     HealthReport,
     PreflightReport,
@@ -30,6 +30,7 @@ from redis_fintech_sdk.connection.health import (
     health_from_info,
 )
 from redis_fintech_sdk.errors import AuthorizationError, PreflightError, RedisError
+from redis_fintech_sdk.hooks import Metrics, active
 from redis_fintech_sdk.settings import ConnectionConfig
 
 __all__ = ["AsyncClient"]
@@ -51,15 +52,34 @@ class AsyncClient:
     block) and the Pub/Sub connections from :meth:`pubsub` (no socket timeout; liveness by
     PING with a deadline).
 
+    Connection failures (see :func:`~redis_fintech_sdk.connection.is_connection_failure`)
+    of the commands it runs are counted in ``connection_errors_total``: in the ``metrics``
+    hook of the component that ran the command (``component="publisher"`` …) or, when that
+    component has none, in this client's ``metrics`` (``component="client"`` for commands
+    it runs itself or for components without a label of their own). Each failure is
+    counted once, where the foreign exception is translated.
+
+    Args:
+        config: the connection settings (or pass their fields as keyword arguments).
+        metrics: where ``connection_errors_total`` is counted (default: nowhere).
+
     Example:
         >>> async with AsyncClient.from_url("redis://127.0.0.1:6379/0") as client:  # doctest: +SKIP
         ...     report = await client.health()
     """
 
-    def __init__(self, config: ConnectionConfig | None = None, /, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        config: ConnectionConfig | None = None,
+        /,
+        *,
+        metrics: Metrics | None = None,
+        **kwargs: Any,
+    ) -> None:
         if config is not None and kwargs:
             raise TypeError("pass either a ConnectionConfig or keyword arguments, not both")
         self._config = config if config is not None else ConnectionConfig(**kwargs)
+        self._metrics = active(metrics)
         self._clients: dict[str, AnyRedis] = {}
         self._sentinel: Sentinel | None = None
         self._closed = False
@@ -68,21 +88,31 @@ class AsyncClient:
     def from_url(cls, url: str, **overrides: Any) -> AsyncClient:
         """Build a client from a ``redis://``, ``rediss://`` or ``unix://`` URL.
 
+        Args:
+            url: the URL.
+            **overrides: :class:`ConnectionConfig` fields that win over the URL, and
+                ``metrics`` (see the class; popped before the config is built, so the
+                signature stays what typed callers unpacking a dict of overrides expect).
+
         Raises:
             ConfigurationError: the URL or an override is invalid.
         """
-        return cls(ConnectionConfig.from_url(url, **overrides))
+        metrics: Metrics | None = overrides.pop("metrics", None)
+        return cls(ConnectionConfig.from_url(url, **overrides), metrics=metrics)
 
     @classmethod
-    def from_env(cls) -> AsyncClient:
+    def from_env(cls, *, metrics: Metrics | None = None) -> AsyncClient:
         """Build a client from ``RFSDK_*`` environment variables.
+
+        Args:
+            metrics: where ``connection_errors_total`` is counted.
 
         Raises:
             ConfigurationError: a variable holds an invalid value.
         """
         from redis_fintech_sdk.settings import RedisSettings
 
-        return cls(RedisSettings().to_config())
+        return cls(RedisSettings().to_config(), metrics=metrics)
 
     @property
     def config(self) -> ConnectionConfig:
@@ -93,6 +123,11 @@ class AsyncClient:
     def address(self) -> str:
         """Where this client connects, for messages (never contains a secret)."""
         return self._config.address
+
+    @property
+    def metrics(self) -> Metrics | None:
+        """The hook this client counts connection failures in (``None``: not counted)."""
+        return self._metrics
 
     # ---------------------------------------------------------------- pools
 
@@ -237,7 +272,10 @@ class AsyncClient:
                 continue
             views.append([_pairs(entry) for entry in reply or []])
         if not views and failure is not None:
-            raise map_redis_error(failure, address=self.address, command="SENTINEL") from failure
+            mapped = map_redis_error(failure, address=self.address, command="SENTINEL")
+            if is_connection_failure(mapped):
+                self.count_connection_error()
+            raise mapped from failure
         return views
 
     async def replication_info(self, key: str | None = None) -> dict[str, Any]:
@@ -260,11 +298,43 @@ class AsyncClient:
 
     # ---------------------------------------------------------------- errors
 
+    def count_connection_error(
+        self, component: str = "client", *, metrics: Metrics | None = None
+    ) -> None:
+        """Add one to ``connection_errors_total{component}``.
+
+        Args:
+            component: who saw the failure (``client``, ``publisher``, ``subscriber`` …).
+            metrics: the hook to count in; ``None``: this client's (if any).
+        """
+        sink = active(metrics)
+        if sink is None:
+            sink = self._metrics
+        if sink is not None:
+            sink.inc("connection_errors_total", 1.0, {"component": component})
+
     @contextmanager
     def translate_errors(
-        self, command: str | None = None, *, channel: str | None = None, key: str | None = None
+        self,
+        command: str | None = None,
+        *,
+        channel: str | None = None,
+        key: str | None = None,
+        component: str = "client",
+        metrics: Metrics | None = None,
     ) -> Iterator[None]:
         """Map redis-py / OS errors raised inside the block to SDK errors.
+
+        A connection failure translated here is counted once in ``connection_errors_total``
+        (see :meth:`count_connection_error`); SDK errors pass through uncounted, so nested
+        blocks never count twice.
+
+        Args:
+            command: the command name, for the error (never its arguments).
+            channel: the channel, for authorization errors.
+            key: the key, for authorization errors.
+            component: the ``component`` label of a counted connection failure.
+            metrics: the caller's own metrics hook (default: this client's).
 
         Raises:
             SDKError: the mapped error, chained ``from`` the original.
@@ -277,6 +347,8 @@ class AsyncClient:
             )
             if mapped is exc:
                 raise
+            if is_connection_failure(mapped):
+                self.count_connection_error(component, metrics=metrics)
             raise mapped from exc
 
     async def execute(self, *args: Any, **options: Any) -> Any:

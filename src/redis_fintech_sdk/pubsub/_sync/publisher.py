@@ -93,7 +93,9 @@ class Publisher:
         max_batch: most commands per pipeline.
         linger: seconds to wait for more publishes before sending a pipeline.
         metrics: reports ``messages_published_total``, ``publish_errors_total``,
-            ``publish_duration_seconds`` (by channel family) and ``circuit_breaker_state``.
+            ``publish_duration_seconds`` (by channel family), ``circuit_breaker_state`` and
+            ``connection_errors_total`` (``component=publisher``; without ``metrics``
+            the client's hook counts them).
         tracing: a PRODUCER span around each publish; its context goes into the envelope
             header (``traceparent``/``tracestate``).
         authorizer: ``check_publish(channel, principal)`` before any I/O.
@@ -417,7 +419,9 @@ class Publisher:
             self._client.refresh_primary()
         first = commands[0]
         channel = str(first[4] if first[0] == "EVAL" else first[1])
-        with self._client.translate_errors(str(first[0]), channel=channel):
+        with self._client.translate_errors(
+            str(first[0]), channel=channel, component="publisher", metrics=self._metrics
+        ):
             redis = self._client.redis
             if len(commands) == 1:
                 try:
