@@ -15,6 +15,13 @@ Trading, risk and compliance
     :class:`TradeConfirmations`, :class:`SettlementConfirmations`,
     :class:`BalanceNotifier`, :class:`RiskAlerts`, :class:`FraudAlerts`,
     :class:`ComplianceEvents` (encrypted) and :class:`RegulatoryReporting`.
+Market data
+    Messages :class:`PriceTick`, :class:`TradePrint`, :class:`DepthSnapshot`,
+    :class:`DepthUpdate`, :class:`MarketStatusEvent`, :class:`PortfolioUpdate`;
+    :class:`MarketDataPublisher` (typed channels, stored snapshot and status for late
+    joiners, :class:`MarketDataStore`); :class:`OrderBook` (snapshot + sequenced updates,
+    gap detection) kept in sync by :class:`OrderBookSubscriber`; conflated ticks for slow
+    consumers with :class:`TickSubscriber`.
 
 What each helper guarantees, and what it does not: ``docs/patterns.md``.
 """
@@ -32,6 +39,21 @@ from ._durable import Confirmation
 from ._errors import TemplateError, WebhookDeliveryError, WebhookSignatureError
 from ._escalation import EscalationConfig, EscalationState, EscalationStatistics, Escalator
 from ._escalation_policy import EscalationPolicy, EscalationTier, escalation_schedule
+from ._market_data import (
+    DepthSnapshot,
+    DepthUpdate,
+    LevelChange,
+    MarketStatus,
+    MarketStatusEvent,
+    PortfolioUpdate,
+    Position,
+    PriceLevel,
+    PriceTick,
+    TradePrint,
+)
+from ._market_data_book import BookAction, OrderBook, OrderBookStatistics
+from ._market_data_feed import MarketDataPublisher, MarketDataStore
+from ._market_data_subscribers import OrderBookSubscriber, TickSubscriber
 from ._notification import (
     DeliveryChannel,
     Notification,
@@ -76,6 +98,7 @@ from ._webhooks import WebhookDispatcher
 __all__ = [
     "BalanceNotifier",
     "BalanceUpdated",
+    "BookAction",
     "CallbackSink",
     "CategoryPreference",
     "ComplianceEvent",
@@ -89,6 +112,8 @@ __all__ = [
     "DeliveryState",
     "DeliveryStatus",
     "DeliveryTracker",
+    "DepthSnapshot",
+    "DepthUpdate",
     "EscalationConfig",
     "EscalationPolicy",
     "EscalationState",
@@ -100,13 +125,25 @@ __all__ = [
     "HttpResponse",
     "HttpTransport",
     "InAppSink",
+    "LevelChange",
+    "MarketDataPublisher",
+    "MarketDataStore",
+    "MarketStatus",
+    "MarketStatusEvent",
     "Notification",
     "NotificationQueue",
     "NotificationRouter",
     "NotificationTemplate",
     "NotificationWorker",
+    "OrderBook",
+    "OrderBookStatistics",
+    "OrderBookSubscriber",
     "ParamValue",
+    "PortfolioUpdate",
+    "Position",
     "PreferenceSource",
+    "PriceLevel",
+    "PriceTick",
     "QuietHours",
     "RedisPreferenceStore",
     "RegulatoryReportTrigger",
@@ -127,8 +164,10 @@ __all__ = [
     "StaticPreferences",
     "TemplateError",
     "TemplateRegistry",
+    "TickSubscriber",
     "TradeConfirmations",
     "TradeExecuted",
+    "TradePrint",
     "UrllibTransport",
     "UserPreferences",
     "WebhookConfig",
