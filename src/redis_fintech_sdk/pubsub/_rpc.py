@@ -109,7 +109,33 @@ class _Pending:
         self.error: SDKError | None = None
 
 
-class AsyncRequester:
+class _Stacked:
+    """``async with`` over an exit stack that a subclass fills in ``_setup``."""
+
+    _stack: AsyncExitStack | None = None
+
+    async def _enter(self, setup: Callable[[AsyncExitStack], Awaitable[None]]) -> None:
+        stack = AsyncExitStack()
+        await stack.__aenter__()
+        try:
+            await setup(stack)
+        except BaseException:
+            await stack.__aexit__(None, None, None)
+            raise
+        self._stack = stack
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+
+class AsyncRequester(_Stacked):
     """Sends requests and waits for their replies; use as ``async with AsyncRequester(c)``.
 
     Args:
@@ -154,36 +180,21 @@ class AsyncRequester:
         self._publisher = AsyncPublisher(client, codec=self.codec)
         self._sharded = client.config.cluster is not None
         self._pending: dict[str, _Pending] = {}
-        self._stack: AsyncExitStack | None = None
         self._requests = self._replies = self._timeouts = self._no_responders = 0
         self._remote_errors = self._late = self._bad = 0
 
     async def __aenter__(self) -> AsyncRequester:
-        stack = AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            await stack.enter_async_context(self._subscriber)
-            self._subscriber.add_handler(self._on_reply)
-            if self._sharded:
-                await self._subscriber.ssubscribe(self.inbox)
-            else:
-                await self._subscriber.subscribe(self.inbox)
-            await stack.enter_async_context(self._publisher)
-        except BaseException:
-            await stack.__aexit__(None, None, None)
-            raise
-        self._stack = stack
+        await self._enter(self._setup)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+    async def _setup(self, stack: AsyncExitStack) -> None:
+        await stack.enter_async_context(self._subscriber)
+        self._subscriber.add_handler(self._on_reply)
+        if self._sharded:
+            await self._subscriber.ssubscribe(self.inbox)
+        else:
+            await self._subscriber.subscribe(self.inbox)
+        await stack.enter_async_context(self._publisher)
 
     async def request(
         self,
@@ -284,7 +295,7 @@ class AsyncRequester:
         )
 
 
-class AsyncResponder:
+class AsyncResponder(_Stacked):
     """Answers requests on channels; use as ``async with AsyncResponder(client, …)``.
 
     ``handler(delivery)`` returns the reply message (sync or async). Requests are handled
@@ -329,40 +340,25 @@ class AsyncResponder:
         self._subscriber = AsyncSubscriber(client, codec=self.codec, config=subscriber_config)
         self._publisher = AsyncPublisher(client, codec=self.codec)
         self._sharded = client.config.cluster is not None
-        self._stack: AsyncExitStack | None = None
         self._tg: TaskGroup | None = None
         self._requests = self._replies = self._errors = self._ignored = 0
 
     async def __aenter__(self) -> AsyncResponder:
-        stack = AsyncExitStack()
-        await stack.__aenter__()
-        try:
-            await stack.enter_async_context(self._subscriber)
-            await stack.enter_async_context(self._publisher)
-            self._tg = await stack.enter_async_context(anyio.create_task_group())
-            stack.callback(self._tg.cancel_scope.cancel)
-            self._subscriber.add_handler(self._on_request)
-            if self._pattern:
-                await self._subscriber.psubscribe(*self.channels)
-            elif self._sharded:
-                await self._subscriber.ssubscribe(*self.channels)
-            else:
-                await self._subscriber.subscribe(*self.channels)
-        except BaseException:
-            await stack.__aexit__(None, None, None)
-            raise
-        self._stack = stack
+        await self._enter(self._setup)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        stack, self._stack = self._stack, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+    async def _setup(self, stack: AsyncExitStack) -> None:
+        await stack.enter_async_context(self._subscriber)
+        await stack.enter_async_context(self._publisher)
+        self._tg = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(self._tg.cancel_scope.cancel)
+        self._subscriber.add_handler(self._on_request)
+        if self._pattern:
+            await self._subscriber.psubscribe(*self.channels)
+        elif self._sharded:
+            await self._subscriber.ssubscribe(*self.channels)
+        else:
+            await self._subscriber.subscribe(*self.channels)
 
     def _on_request(self, delivery: Delivery) -> None:
         envelope = delivery.envelope
