@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis_fintech_sdk.errors import ConfigurationError
+from redis_fintech_sdk.resilience import CircuitBreaker
 
 __all__ = [
     "AckPolicy",
@@ -212,6 +213,19 @@ class ConsumerConfig:
         reconnect_base: first backoff delay after a connection error or NOGROUP.
         reconnect_cap: largest backoff delay.
         error_text_limit: characters of an exception message kept in a dead letter.
+        handler_timeout: seconds one handler call may run; past it the call is cancelled
+            and counts as a failed attempt (``TimeoutError``). ``None``: no limit.
+        renew_leases: while a handler runs, reset its entry's idle time every third of
+            ``visibility_timeout`` (one ``XCLAIM ... JUSTID`` for all entries in flight),
+            so no other consumer reclaims an entry that is still being handled.
+        breaker: a :class:`~redis_fintech_sdk.resilience.CircuitBreaker` fed with the
+            handler's outcomes. While it is open the consumer reads and reclaims nothing,
+            and failures the breaker counts do not use up attempts (see docs/streams.md).
+        lag_interval: seconds between ``consumer_lag`` / ``consumer_pending`` reports
+            (``XINFO GROUPS``); only with ``metrics=``. ``None``: never.
+
+    Raises:
+        ConfigurationError: an invalid value; ``field`` names it.
     """
 
     group: str
@@ -231,6 +245,10 @@ class ConsumerConfig:
     reconnect_base: float = 0.05
     reconnect_cap: float = 5.0
     error_text_limit: int = 500
+    handler_timeout: float | None = None
+    renew_leases: bool = True
+    breaker: CircuitBreaker | None = None
+    lag_interval: float | None = 15.0
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -245,8 +263,13 @@ class ConsumerConfig:
             _positive(name, getattr(self, name), allow_zero=True)
         for name in ("visibility_timeout", "reconnect_base", "reconnect_cap"):
             _positive(name, getattr(self, name))
-        if self.claim_interval is not None:
-            _positive("claim_interval", self.claim_interval)
+        for name in ("claim_interval", "handler_timeout", "lag_interval"):
+            if getattr(self, name) is not None:
+                _positive(name, getattr(self, name))
+        if not isinstance(self.renew_leases, bool):
+            raise ConfigurationError("renew_leases", "must be True or False")
+        if self.breaker is not None and not isinstance(self.breaker, CircuitBreaker):
+            raise ConfigurationError("breaker", "must be a CircuitBreaker or None")
 
     @property
     def effective_claim_interval(self) -> float:
@@ -254,3 +277,8 @@ class ConsumerConfig:
         if self.claim_interval is not None:
             return self.claim_interval
         return min(max(self.visibility_timeout / 3, 0.05), 5.0)
+
+    @property
+    def lease_interval(self) -> float:
+        """Seconds between lease renewals: a third of the visibility timeout."""
+        return self.visibility_timeout / 3

@@ -1,8 +1,10 @@
 """StreamConsumer: a consumer-group worker with reclaim, retries and dead letters (async).
 
 The I/O shell around the pure decisions of :mod:`._decisions`: one reader task
-(``XREADGROUP``), one reclaim task (``XAUTOCLAIM``), one ack task (batched ``XACK``) and
-at most ``max_in_flight`` handler tasks, all owned by the task group of :meth:`run`.
+(``XREADGROUP``), one reclaim task (``XAUTOCLAIM``), one ack task (batched ``XACK``), a
+lease renewal task and a lag report task (:mod:`._upkeep`), and at most ``max_in_flight``
+handler tasks, all owned by the task groups of :meth:`run`. The circuit breaker gate is
+in :mod:`._breaker_gate`, settling in :mod:`._settle`.
 """
 
 from __future__ import annotations
@@ -16,22 +18,22 @@ import anyio
 from anyio.abc import TaskGroup
 
 from redis_fintech_sdk.connection._async.client import AsyncClient
-from redis_fintech_sdk.errors import CodecError, ConfigurationError, RedisError
+from redis_fintech_sdk.errors import ConfigurationError, RedisError
 from redis_fintech_sdk.hooks import AuditSink, ChannelPolicy, Metrics, Tracing
-from redis_fintech_sdk.resilience import Backoff, is_retryable
+from redis_fintech_sdk.resilience import Backoff, Permit, is_retryable
 from redis_fintech_sdk.streams._async.admin import AsyncStreamAdmin
-from redis_fintech_sdk.streams._codec import FrameCodec, default_codec, frame_message_id
-from redis_fintech_sdk.streams._config import FRAME_FIELD, AckPolicy, ConsumerConfig
+from redis_fintech_sdk.streams._codec import FrameCodec, default_codec
+from redis_fintech_sdk.streams._config import AckPolicy, ConsumerConfig
 from redis_fintech_sdk.streams._consumer_hooks import ConsumerHooks
-from redis_fintech_sdk.streams._deadletter import DeadLetterReason
-from redis_fintech_sdk.streams._decisions import AckBuffer, Outcome, decide_delivery, decide_outcome
+from redis_fintech_sdk.streams._decisions import AckBuffer
 from redis_fintech_sdk.streams._errors import is_nogroup
+from redis_fintech_sdk.streams._handling import Handling
 from redis_fintech_sdk.streams._keys import StreamKeys
-from redis_fintech_sdk.streams._message import Effects, IdempotencyStore, StreamMessage
+from redis_fintech_sdk.streams._message import IdempotencyStore, StreamMessage
 from redis_fintech_sdk.streams._reading import entries_of, text
 from redis_fintech_sdk.streams._scripts import DEAD_LETTER, EXACTLY_ONCE_COMMIT
-from redis_fintech_sdk.streams._settle import Settling
 from redis_fintech_sdk.streams._stats import ConsumerStatistics
+from redis_fintech_sdk.streams._upkeep import Upkeep
 
 __all__ = ["Handler", "StreamConsumer"]
 
@@ -41,7 +43,7 @@ Handler = Callable[[StreamMessage], Awaitable[None]]
 """An async function handling one message; raising means it failed."""
 
 
-class StreamConsumer(Settling):
+class StreamConsumer(Handling, Upkeep):
     """Consumes one stream as a member of a consumer group, at-least-once by default.
 
     Use :meth:`run` (until :meth:`stop`) or ``async with consumer:`` (runs in the
@@ -50,6 +52,12 @@ class StreamConsumer(Settling):
     configuration) end :meth:`run` and reach the caller; connection errors and a lost
     group (``NOGROUP`` after a flush or a restart without persistence) are recovered
     from with backoff.
+
+    Resilience (see :class:`ConsumerConfig`): ``handler_timeout`` cancels a handler that
+    runs too long (a failed attempt); ``renew_leases`` keeps an entry whose handler still
+    runs from being reclaimed by another consumer; ``breaker`` pauses reading while a
+    downstream is failing, without using up attempts; ``lag_interval`` reports
+    ``consumer_lag`` and ``consumer_pending``.
 
     Args:
         client: the SDK client (not closed by the consumer).
@@ -61,7 +69,8 @@ class StreamConsumer(Settling):
         idempotency: enables exactly-once processing (see :class:`IdempotencyStore`).
         metrics: reports ``messages_delivered_total`` (``kind=stream``),
             ``messages_acked_total``, ``messages_reclaimed_total``, ``dead_letters_total``,
-            ``decode_errors_total``, ``reconnects_total`` and ``handler_duration_seconds``.
+            ``decode_errors_total``, ``reconnects_total``, ``handler_duration_seconds``, and
+            every ``lag_interval`` the gauges ``consumer_lag`` and ``consumer_pending``.
         tracing: a CONSUMER span around each handler call, continuing the producer's trace.
         authorizer: ``check_consume(stream, principal)`` before the consumer touches Redis.
         principal: who consumes (for ``authorizer``; its ``id`` is the audit actor).
@@ -114,6 +123,11 @@ class StreamConsumer(Settling):
         self._slots = anyio.Semaphore(config.max_in_flight)
         self._bg: TaskGroup | None = None
         self._counts: dict[str, int] = dict.fromkeys(ConsumerStatistics.__slots__, 0)
+        self._running: set[str] = set()  # dispatched, not yet settled
+        self._leased: set[str] = set()  # handler running: lease renewed
+        self._probes: dict[str, Permit] = {}  # half-open probe permits, by entry
+        self._wake = anyio.Event()
+        self._paused = False
         self._hooks = ConsumerHooks.create(
             stream=stream,
             group=config.group,
@@ -139,9 +153,15 @@ class StreamConsumer(Settling):
         await self._ensure_group(
             Backoff(base=self.config.reconnect_base, cap=self.config.reconnect_cap), first=True
         )
+        cfg = self.config
+        metrics = self._hooks is not None and self._hooks.metrics is not None
         try:
             async with anyio.create_task_group() as service:
                 service.start_soon(self._ack_loop)
+                if cfg.renew_leases and cfg.ack_policy is not AckPolicy.ACK_FIRST:
+                    service.start_soon(self._renew_loop)
+                if metrics and cfg.lag_interval is not None:
+                    service.start_soon(self._lag_loop)
                 async with anyio.create_task_group() as work:
                     work.start_soon(self._reclaim_loop, work)
                     await self._read_loop(work)
@@ -153,6 +173,7 @@ class StreamConsumer(Settling):
     def stop(self) -> None:
         """Ask :meth:`run` to stop: no new reads; in-flight entries finish and are acked."""
         self._stop.set()
+        self._wake_paused()
 
     async def __aenter__(self) -> StreamConsumer:
         self._bg = anyio.create_task_group()
@@ -190,18 +211,32 @@ class StreamConsumer(Settling):
                 await self._slots.acquire()
                 self._slots.release()
                 continue
-            count = max(1, min(cfg.batch_size, self._slots.value))
+            wanted = max(1, min(cfg.batch_size, self._slots.value))
+            count, probe = await self._admit(wanted, reader=True)
+            if not count:
+                continue
             try:
                 with self._client.translate_errors("XREADGROUP", key=self.stream):
                     reply = await self._client.blocking.xreadgroup(
-                        cfg.group, cfg.consumer, {self.stream: ">"}, count=count, block=block_ms
+                        cfg.group,
+                        cfg.consumer,
+                        {self.stream: ">"},
+                        count=count,
+                        block=block_ms if probe is None else None,
                     )
                 backoff.reset()
             except RedisError as exc:
+                self._release_unused(probe)
                 await self._recover(exc, backoff)
                 continue
-            for entry_id, fields in entries_of(reply):
-                await self._dispatch(work, entry_id, fields, 1)
+            entries = entries_of(reply)
+            if not entries and probe is not None:
+                # Nothing new to probe with: leave the probe slots to the reclaim loop.
+                self._release_unused(probe)
+                await self._pause(cfg.block)
+            for entry_id, fields in entries:
+                await self._dispatch(work, entry_id, fields, 1, probe)
+                probe = None
 
     async def _reclaim_loop(self, work: TaskGroup) -> None:
         cfg = self.config
@@ -210,8 +245,10 @@ class StreamConsumer(Settling):
         cursor = "0-0"
         redis = self._client.redis
         while not self._stop.is_set():
+            count, probe = await self._admit(max(1, min(cfg.batch_size, self._slots.value)))
+            if not count:
+                continue
             try:
-                count = max(1, min(cfg.batch_size, self._slots.value))
                 with self._client.translate_errors("XAUTOCLAIM", key=self.stream):
                     reply = await redis.xautoclaim(
                         self.stream, cfg.group, cfg.consumer, min_idle, cursor, count=count
@@ -223,8 +260,11 @@ class StreamConsumer(Settling):
                     attempts = await self._delivery_counts([i for i, _ in claimed])
                 backoff.reset()
             except RedisError as exc:
+                self._release_unused(probe)
                 await self._recover(exc, backoff)
                 continue
+            if not claimed:
+                self._release_unused(probe)
             if gone:
                 self._counts["deleted_while_pending"] += gone
                 log.warning(
@@ -234,7 +274,8 @@ class StreamConsumer(Settling):
             if self._hooks is not None:
                 self._hooks.count("messages_reclaimed_total", len(claimed))
             for entry_id, fields in claimed:
-                await self._dispatch(work, entry_id, fields, attempts.get(entry_id, 1))
+                await self._dispatch(work, entry_id, fields, attempts.get(entry_id, 1), probe)
+                probe = None
             if cursor == "0-0" or not claimed:
                 cursor = "0-0"
                 await self._sleep(cfg.effective_claim_interval)
@@ -250,38 +291,6 @@ class StreamConsumer(Settling):
         for entry_id, rows in zip(ids, replies, strict=True):
             counts[entry_id] = int(rows[0]["times_delivered"]) if rows else 1
         return counts
-
-    async def _ack_loop(self) -> None:
-        while True:
-            with anyio.move_on_after(self.config.ack_interval):
-                await self._ack_wakeup.wait()
-            self._ack_wakeup = anyio.Event()
-            await self._flush_acks()
-
-    async def _flush_acks(self, *, final: bool = False) -> None:
-        tries = 0
-        while len(self._acks):
-            batch = self._acks.take()
-            try:
-                with self._client.translate_errors("XACK", key=self.stream):
-                    await self._client.redis.xack(self.stream, self.config.group, *batch)
-                self._counts["acked"] += len(batch)
-                if self._hooks is not None:
-                    self._hooks.count("messages_acked_total", len(batch))
-            except RedisError as exc:
-                if is_nogroup(exc):
-                    self._counts["acks_dropped"] += len(batch) + self._acks.clear()
-                    return
-                if not is_retryable(exc):
-                    raise
-                self._acks.put_back(batch)
-                tries += 1
-                if not final or tries >= 5:
-                    # Unacked entries stay pending and are redelivered: still at-least-once.
-                    if final:
-                        self._counts["acks_dropped"] += self._acks.clear()
-                    return
-                await anyio.sleep(0.05 * tries)
 
     async def _recover(self, exc: RedisError, backoff: Backoff) -> None:
         if is_nogroup(exc):
@@ -320,7 +329,18 @@ class StreamConsumer(Settling):
 
     # ---------------------------------------------------------------- one entry
 
-    async def _dispatch(self, work: TaskGroup, entry_id: Any, fields: Any, attempt: int) -> None:
+    async def _dispatch(
+        self, work: TaskGroup, entry_id: Any, fields: Any, attempt: int, probe: Permit | None
+    ) -> None:
+        entry = text(entry_id)
+        if entry in self._running:
+            # Our own reclaim scan found an entry we are still handling (its lease ran
+            # out): one handler call at a time per entry; the running one settles it.
+            self._release_unused(probe)
+            return
+        self._running.add(entry)
+        if probe is not None:
+            self._probes[entry] = probe
         try:
             # The read loop sized its batch to the free slots, so this almost never waits;
             # the non-blocking path also skips a scheduler round trip per message.
@@ -331,112 +351,7 @@ class StreamConsumer(Settling):
         self._counts["delivered"] += 1
         if self._hooks is not None:
             self._hooks.count("messages_delivered_total")
-        work.start_soon(self._process, text(entry_id), fields, attempt)
-
-    async def _process(self, entry_id: str, fields: Any, attempt: int) -> None:
-        try:
-            await self._handle(entry_id, fields or {}, attempt)
-        except RedisError as exc:
-            if not is_retryable(exc) and not is_nogroup(exc):
-                raise
-            # The entry stays pending; the reclaim loop delivers it again.
-            log.warning(
-                "stream %s entry %s: %s; left pending", self.stream, entry_id, type(exc).__name__
-            )
-        finally:
-            self._counts["in_flight"] -= 1
-            self._slots.release()
-
-    async def _handle(self, entry_id: str, fields: Any, attempt: int) -> None:
-        cfg = self.config
-        frame = fields.get(FRAME_FIELD)
-        if frame is None:
-            await self._to_dead_letters(
-                entry_id, None, attempt, DeadLetterReason.MALFORMED_ENTRY, None
-            )
-            return
-        if decide_delivery(attempt, cfg.max_attempts) is Outcome.DEAD_LETTER:
-            await self._to_dead_letters(
-                entry_id, frame, attempt, DeadLetterReason.MAX_DELIVERIES, None
-            )
-            return
-        try:
-            envelope = self.codec.decode(frame, channel=self.stream)
-        except CodecError as exc:
-            self._counts["undecodable"] += 1
-            if self._hooks is not None:
-                self._hooks.count("decode_errors_total", reason=type(exc).__name__)
-            await self._to_dead_letters(entry_id, frame, attempt, DeadLetterReason.UNDECODABLE, exc)
-            return
-        message_id = frame_message_id(self.codec, frame)
-        marker = None
-        if self.idempotency is not None:
-            marker = self.keys.processed_marker(cfg.group, message_id or entry_id)
-            with self._client.translate_errors("EXISTS", key=marker):
-                seen = await self._client.redis.exists(marker)
-            if seen:
-                self._counts["duplicates_skipped"] += 1
-                self._queue_ack(entry_id)
-                return
-        msg = StreamMessage(
-            entry_id=entry_id,
-            stream=self.stream,
-            group=cfg.group,
-            consumer=cfg.consumer,
-            attempt=attempt,
-            frame=frame,
-            envelope=envelope,
-            message_id=message_id,
-            effects=Effects() if marker is not None else None,
-            settle=self._settle,
-        )
-        if cfg.ack_policy is AckPolicy.ACK_FIRST:
-            self._queue_ack(entry_id)
-        error: Exception | None = None
-        try:
-            if self._hooks is None:
-                await self._handler(msg)
-            else:
-                await self._hooks.handle(self._handler, msg)
-            self._counts["handled"] += 1
-        except Exception as exc:  # the handler's failure is data, not a crash
-            error = exc
-            self._counts["failed"] += 1
-            log.info(
-                "handler failed on %s entry %s (attempt %d): %s",
-                self.stream,
-                entry_id,
-                attempt,
-                type(exc).__name__,
-            )
-        if msg.settled:
-            return
-        outcome = decide_outcome(
-            cfg.ack_policy, failed=error is not None, attempt=attempt, max_attempts=cfg.max_attempts
-        )
-        if self._hooks is not None and self._hooks.audit is not None:
-            await self._audit_outcome(outcome, message_id or entry_id, error)
-        if outcome is Outcome.ACK and marker is not None and msg.effects is not None:
-            await self._commit_exactly_once(entry_id, marker, msg.effects)
-        elif outcome is Outcome.ACK:
-            self._queue_ack(entry_id)
-        elif outcome is Outcome.NACK:
-            await self._nack(entry_id)
-        elif outcome is Outcome.DEAD_LETTER:
-            await self._to_dead_letters(
-                entry_id, frame, attempt, DeadLetterReason.HANDLER_ERROR, error, message_id
-            )
-
-    async def _audit_outcome(
-        self, outcome: Outcome, message_id: str, error: BaseException | None
-    ) -> None:
-        assert self._hooks is not None
-        if outcome is Outcome.ACK:
-            await self._hooks.record("acked", "success", message_id)
-        elif outcome is Outcome.NACK:
-            reason = f"attempt failed: {type(error).__name__}"
-            await self._hooks.record("consumed", "failure", message_id, reason)
-        # dead letters are recorded when the move succeeded (Settling._to_dead_letters)
+        work.start_soon(self._process, entry, fields, attempt)
 
 
 def _unwrap(exc: BaseException) -> BaseException:

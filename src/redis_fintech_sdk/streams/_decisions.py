@@ -6,6 +6,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from redis_fintech_sdk.resilience import CircuitState
 from redis_fintech_sdk.streams._config import AckPolicy, TrimPolicy
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "TrimPlan",
     "decide_delivery",
     "decide_outcome",
+    "defer_for_outage",
     "entry_id_lt",
     "min_entry_id",
     "parse_entry_id",
@@ -89,6 +91,28 @@ def decide_outcome(policy: AckPolicy, *, failed: bool, attempt: int, max_attempt
     if policy is AckPolicy.REJECT_ON_ERROR or attempt >= max_attempts:
         return Outcome.DEAD_LETTER
     return Outcome.NACK
+
+
+_REFUSING = frozenset({CircuitState.OPEN, CircuitState.HALF_OPEN, CircuitState.FORCED_OPEN})
+
+
+def defer_for_outage(policy: AckPolicy, *, counted: bool, state: CircuitState) -> bool:
+    """Whether a failed entry is given back without using up an attempt.
+
+    Yes when the consumer's breaker counted the failure and, having recorded it, no longer
+    lets calls through freely (it tripped, a half-open probe failed, or it was already
+    open): the failure is then blamed on the downstream outage, not on the entry, so it
+    must not push the entry towards the dead-letter stream. Only the ``*_ON_ERROR``
+    policies retry or dead-letter on failure, so only they defer.
+
+    Args:
+        policy: the consumer's ack policy.
+        counted: whether the breaker counts the handler's exception as a failure.
+        state: the breaker's state after the failure was recorded.
+    """
+    if policy not in (AckPolicy.NACK_ON_ERROR, AckPolicy.REJECT_ON_ERROR):
+        return False
+    return counted and state in _REFUSING
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""How a stream consumer settles an entry: ack, nack, exactly-once commit, dead letter.
+"""How a stream consumer settles an entry: ack (batched), nack, commit, dead letter.
 
 A mixin of :class:`~redis_fintech_sdk.streams.StreamConsumer` (kept apart so that each
 module stays small); it uses the consumer's client, scripts, counters and hooks.
@@ -9,7 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import anyio
+
 from redis_fintech_sdk.connection._async.client import AsyncClient
+from redis_fintech_sdk.errors import RedisError
+from redis_fintech_sdk.resilience import is_retryable
 from redis_fintech_sdk.streams._codec import FrameCodec, frame_message_id
 from redis_fintech_sdk.streams._config import ConsumerConfig
 from redis_fintech_sdk.streams._consumer_hooks import ConsumerHooks
@@ -19,6 +23,7 @@ from redis_fintech_sdk.streams._deadletter import (
     error_summary,
 )
 from redis_fintech_sdk.streams._decisions import AckBuffer
+from redis_fintech_sdk.streams._errors import is_nogroup
 from redis_fintech_sdk.streams._keys import StreamKeys
 from redis_fintech_sdk.streams._message import Effects, IdempotencyStore, StreamMessage
 
@@ -42,8 +47,12 @@ class Settling:
     _commit: Any
     _counts: dict[str, int]
     _hooks: ConsumerHooks | None
+    _leased: set[str]
 
     async def _settle(self, msg: StreamMessage, action: str, error: BaseException | None) -> None:
+        # Settled by the handler itself: its lease must not be renewed any more (a renewal
+        # after a nack would postpone the retry by a whole visibility timeout).
+        self._leased.discard(msg.entry_id)
         if action == "ack":
             self._queue_ack(msg.entry_id)
         elif action == "nack":
@@ -56,6 +65,38 @@ class Settling:
     def _queue_ack(self, entry_id: str) -> None:
         if self._acks.add(entry_id):
             self._ack_wakeup.set()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            with anyio.move_on_after(self.config.ack_interval):
+                await self._ack_wakeup.wait()
+            self._ack_wakeup = anyio.Event()
+            await self._flush_acks()
+
+    async def _flush_acks(self, *, final: bool = False) -> None:
+        tries = 0
+        while len(self._acks):
+            batch = self._acks.take()
+            try:
+                with self._client.translate_errors("XACK", key=self.stream):
+                    await self._client.redis.xack(self.stream, self.config.group, *batch)
+                self._counts["acked"] += len(batch)
+                if self._hooks is not None:
+                    self._hooks.count("messages_acked_total", len(batch))
+            except RedisError as exc:
+                if is_nogroup(exc):
+                    self._counts["acks_dropped"] += len(batch) + self._acks.clear()
+                    return
+                if not is_retryable(exc):
+                    raise
+                self._acks.put_back(batch)
+                tries += 1
+                if not final or tries >= 5:
+                    # Unacked entries stay pending and are redelivered: still at-least-once.
+                    if final:
+                        self._counts["acks_dropped"] += self._acks.clear()
+                    return
+                await anyio.sleep(0.05 * tries)
 
     async def _nack(self, entry_id: str) -> None:
         cfg = self.config

@@ -51,6 +51,12 @@ class ConsumerStatistics:
         reconnects: connection errors recovered from.
         acks_dropped: acknowledgements dropped because their group was gone.
         in_flight: entries being handled right now.
+        handler_timeouts: handler calls cancelled after ``handler_timeout`` (also in
+            ``failed``).
+        leases_renewed: entry leases renewed while their handlers ran.
+        deferred: entries given back without using up an attempt because the breaker
+            was open (refused before the handler, or a failure it counted as an outage).
+        pauses: times reading stopped because the breaker was open.
     """
 
     delivered: int
@@ -67,3 +73,7 @@ class ConsumerStatistics:
     reconnects: int
     acks_dropped: int
     in_flight: int
+    handler_timeouts: int
+    leases_renewed: int
+    deferred: int
+    pauses: int
