@@ -218,6 +218,9 @@ class ConsumerConfig:
         renew_leases: while a handler runs, reset its entry's idle time every third of
             ``visibility_timeout`` (one ``XCLAIM ... JUSTID`` for all entries in flight),
             so no other consumer reclaims an entry that is still being handled.
+        max_lease: longest seconds one entry's lease is renewed (like Google Pub/Sub's
+            maximum lease extension): past it, a handler that hangs without
+            ``handler_timeout`` gives its entry up to the normal reclaim.
         breaker: a :class:`~redis_fintech_sdk.resilience.CircuitBreaker` fed with the
             handler's outcomes. While it is open the consumer reads and reclaims nothing,
             and failures the breaker counts do not use up attempts (see docs/streams.md).
@@ -247,6 +250,7 @@ class ConsumerConfig:
     error_text_limit: int = 500
     handler_timeout: float | None = None
     renew_leases: bool = True
+    max_lease: float = 3600.0
     breaker: CircuitBreaker | None = None
     lag_interval: float | None = 15.0
 
@@ -266,6 +270,7 @@ class ConsumerConfig:
         for name in ("claim_interval", "handler_timeout", "lag_interval"):
             if getattr(self, name) is not None:
                 _positive(name, getattr(self, name))
+        _positive("max_lease", self.max_lease)
         if not isinstance(self.renew_leases, bool):
             raise ConfigurationError("renew_leases", "must be True or False")
         if self.breaker is not None and not isinstance(self.breaker, CircuitBreaker):

@@ -124,7 +124,7 @@ class StreamConsumer(Handling, Upkeep):
         self._bg: TaskGroup | None = None
         self._counts: dict[str, int] = dict.fromkeys(ConsumerStatistics.__slots__, 0)
         self._running: set[str] = set()  # dispatched, not yet settled
-        self._leased: set[str] = set()  # handler running: lease renewed
+        self._leased: dict[str, float] = {}  # handler running since (monotonic): renewed
         self._probes: dict[str, Permit] = {}  # half-open probe permits, by entry
         self._wake = anyio.Event()
         self._paused = False

@@ -8,6 +8,7 @@ module stays small), built on the settling (:mod:`._settle`) and breaker
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ class Handling(Settling, BreakerGate):
             )
         finally:
             self._running.discard(entry_id)
-            self._leased.discard(entry_id)
+            self._leased.pop(entry_id, None)
             self._release_unused(self._probes.pop(entry_id, None))
             self._counts["in_flight"] -= 1
             self._slots.release()
@@ -105,9 +106,9 @@ class Handling(Settling, BreakerGate):
         if cfg.ack_policy is AckPolicy.ACK_FIRST:
             self._queue_ack(entry_id)
         elif cfg.renew_leases:
-            self._leased.add(entry_id)
+            self._leased[entry_id] = time.monotonic()
         error = await self._run_handler(msg, permit)
-        self._leased.discard(entry_id)
+        self._leased.pop(entry_id, None)
         if msg.settled:
             return
         if self._outage(error):

@@ -47,12 +47,12 @@ class Settling:
     _commit: Any
     _counts: dict[str, int]
     _hooks: ConsumerHooks | None
-    _leased: set[str]
+    _leased: dict[str, float]
 
     async def _settle(self, msg: StreamMessage, action: str, error: BaseException | None) -> None:
         # Settled by the handler itself: its lease must not be renewed any more (a renewal
         # after a nack would postpone the retry by a whole visibility timeout).
-        self._leased.discard(msg.entry_id)
+        self._leased.pop(msg.entry_id, None)
         if action == "ack":
             self._queue_ack(msg.entry_id)
         elif action == "nack":

@@ -8,6 +8,7 @@ stop, and end with the consumer.
 from __future__ import annotations
 
 import logging
+import time
 
 import anyio
 
@@ -33,16 +34,22 @@ class Upkeep:
     config: ConsumerConfig
     _counts: dict[str, int]
     _hooks: ConsumerHooks | None
-    _leased: set[str]
+    _leased: dict[str, float]
 
     # ---------------------------------------------------------------- leases
 
     async def _renew_loop(self) -> None:
-        """Every third of the visibility timeout, renew the entries whose handlers run."""
+        """Every third of the visibility timeout, renew the entries whose handlers run.
+
+        An entry held longer than ``max_lease`` is no longer renewed: a hung handler
+        without ``handler_timeout`` then gives its entry up to the normal reclaim.
+        """
         while True:
             await anyio.sleep(self.config.lease_interval)
-            if self._leased:
-                await self._renew_leases(sorted(self._leased))
+            cutoff = time.monotonic() - self.config.max_lease
+            ids = sorted(e for e, since in self._leased.items() if since > cutoff)
+            if ids:
+                await self._renew_leases(ids)
 
     async def _renew_leases(self, ids: list[str]) -> None:
         """``XCLAIM <stream> <group> <me> 0 <ids...> JUSTID``: reset their idle time.

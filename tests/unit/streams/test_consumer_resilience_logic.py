@@ -20,6 +20,8 @@ pytestmark = pytest.mark.anyio
 @pytest.mark.parametrize(
     ("field", "value"),
     [
+        ("max_lease", 0),
+        ("max_lease", -5.0),
         ("handler_timeout", 0),
         ("handler_timeout", -1.0),
         ("handler_timeout", "5"),
