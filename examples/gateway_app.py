@@ -1,7 +1,8 @@
 """Serve the HTTP gateway and read a Server-Sent Events stream from it.
 
 Starts a private redis-server and the gateway under uvicorn on a free loopback port, opens
-``GET /v1/stream`` with a scoped access token, publishes a few prices, and prints the events.
+``GET /v1/stream`` with a scoped access token, publishes a few prices, prints the events, and
+reads the gateway's counters from ``GET /metrics`` (Prometheus text) with an admin token.
 Needs the ``gateway`` extra (uvicorn). In production run ``rfsdk gateway --url ...`` behind
 a TLS-terminating proxy instead (docs/gateway.md).
 """
@@ -30,9 +31,9 @@ def free_port() -> int:
 
 async def main(url: str, prices: int = 5) -> None:
     keys = HmacKeySet.generate()
-    token = TokenIssuer(hmac_keys=keys).issue(
-        "trader-7", [ChannelGrant.of("market.price.*", "subscribe")], ttl=300
-    )
+    issuer = TokenIssuer(hmac_keys=keys)
+    token = issuer.issue("trader-7", [ChannelGrant.of("market.price.*", "subscribe")], ttl=300)
+    admin = issuer.issue("ops", [ChannelGrant.of("rfsdk.gateway.admin", "read")], ttl=300)
     port = free_port()
     async with AsyncClient.from_url(url) as client:
         app = create_app(
@@ -68,9 +69,26 @@ async def main(url: str, prices: int = 5) -> None:
                 print("  data", event["channel"], event["sequence"], event["payload"])
                 seen += 1
         writer.close()
+        await print_metrics(port, admin)
         server.should_exit = True
         await serving
     print(f"received {seen} prices over SSE")
+
+
+async def print_metrics(port: int, admin_token: str) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        f"Authorization: Bearer {admin_token}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    text = (await asyncio.wait_for(reader.read(), 5)).decode()
+    writer.close()
+    for line in text.splitlines():
+        if line.startswith(
+            ("rfsdk_gateway_messages_fanned_out_total", "rfsdk_gateway_connections")
+        ):
+            print("  metric", line)
 
 
 if __name__ == "__main__":

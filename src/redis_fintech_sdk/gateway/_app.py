@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from types import TracebackType
@@ -10,22 +9,23 @@ from typing import Any
 
 import anyio
 
-from redis_fintech_sdk.channels import Channel
-from redis_fintech_sdk.codec import Codec, Envelope
+from redis_fintech_sdk.codec import Codec
 from redis_fintech_sdk.connection import AsyncClient
-from redis_fintech_sdk.errors import AuthorizationError, ConfigurationError, SDKError, redact
-from redis_fintech_sdk.hooks import ChannelPolicy
+from redis_fintech_sdk.errors import SDKError, redact
+from redis_fintech_sdk.hooks import AuditSink, ChannelPolicy, Limiter
 from redis_fintech_sdk.observability import CheckResult
-from redis_fintech_sdk.pubsub import AsyncPublisher, FrameCodec
-from redis_fintech_sdk.security import TokenVerifier
+from redis_fintech_sdk.pubsub import AsyncPublisher, FrameCodec, ReplayConfig
+from redis_fintech_sdk.security import TokenClaims, TokenVerifier
 
+from ._access import AccessGuard
+from ._admin import admin_publish
 from ._asgi import (
     HttpError,
     Receive,
     Scope,
     Send,
     bearer_token,
-    read_body,
+    client_host,
     send_bytes,
     send_error,
     send_json,
@@ -35,6 +35,9 @@ from ._client import ClientQueue
 from ._config import GatewayConfig
 from ._dashboard import DASHBOARD_HTML
 from ._hub import FanoutHub, GatewayFullError, HubStatistics
+from ._prometheus import CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE
+from ._prometheus import gateway_families, render
+from ._resume import Resumer
 from ._streams import serve_sse, serve_websocket
 
 __all__ = ["GatewayApp", "create_app"]
@@ -47,6 +50,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/readyz": ("GET",),
     "/dashboard": ("GET",),
     "/v1/metrics": ("GET",),
+    "/metrics": ("GET",),
     "/v1/stream": ("GET",),
     "/v1/admin/channels": ("GET",),
     "/v1/admin/publish": ("POST",),
@@ -66,6 +70,17 @@ class GatewayApp:
         codec: decodes and encodes SDK frames (default: a new :class:`Codec`); give it the
             producers' keyring and registry.
         policy: an extra channel policy run after the token's scope check.
+        audit: records ``access`` (accepted connections), ``published`` (admin publishes),
+            ``token_refused`` (401), ``permission_denied`` (403) and ``rate_limited`` (429)
+            events — identifiers only, never a token or payload. A failing sink is logged
+            and counted; it never fails a request. E.g. an
+            :class:`~redis_fintech_sdk.security.AsyncAuditLog`.
+        connect_limiter: limits SSE and WebSocket connections per principal (``429`` with
+            ``Retry-After``), e.g. an :class:`~redis_fintech_sdk.security.AsyncRateLimiter`.
+        publish_limiter: limits admin publishes per principal, likewise.
+        replay: the replayable topics (as given to the producers' publishers): SSE clients
+            resume from ``Last-Event-ID`` on them, and admin publishes to them are written
+            to their streams. Without it a ``Last-Event-ID`` gets a ``gap`` event.
     """
 
     def __init__(
@@ -76,28 +91,42 @@ class GatewayApp:
         config: GatewayConfig | None = None,
         codec: FrameCodec | None = None,
         policy: ChannelPolicy | None = None,
+        audit: AuditSink | None = None,
+        connect_limiter: Limiter | None = None,
+        publish_limiter: Limiter | None = None,
+        replay: ReplayConfig | None = None,
     ) -> None:
         self.client = client
         self.config = cfg = config or GatewayConfig()
         self.codec: FrameCodec = codec if codec is not None else Codec()
         self.auth = Authenticator(tokens, policy=policy, admin_scope=cfg.admin_scope)
+        self.guard = AccessGuard(
+            self.auth,
+            audit=audit,
+            connect_limiter=connect_limiter,
+            publish_limiter=publish_limiter,
+        )
         self.hub = FanoutHub(client, self.codec, cfg)
+        self.replay = replay
+        self.resumer = Resumer(client, self.hub, replay, limit=cfg.client_queue)
         self._publisher: AsyncPublisher | None = None
         self._started = time.monotonic()
         self._health: tuple[float, CheckResult] | None = None
+        self._draining = False
 
     # ---------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> GatewayApp:
         await self.hub.__aenter__()
         try:
-            publisher = AsyncPublisher(self.client, codec=self.codec)
+            publisher = AsyncPublisher(self.client, codec=self.codec, replay=self.replay)
             await publisher.__aenter__()
         except BaseException:
             await self.hub.__aexit__(None, None, None)
             raise
         self._publisher = publisher
         self._started = time.monotonic()
+        self._draining = False
         return self
 
     async def __aexit__(
@@ -113,15 +142,39 @@ class GatewayApp:
         finally:
             await self.hub.__aexit__(exc_type, exc, tb)
 
+    def drain(self) -> None:
+        """Begin a graceful stop: end every SSE and WebSocket stream now, refuse new ones.
+
+        SSE responses end, WebSockets close with 1001 and ``/readyz`` answers 503. Call it
+        from the ASGI server's shutdown hook *before* it waits for open connections
+        (``rfsdk gateway`` does): servers only send the lifespan shutdown after every
+        connection is gone, so without it they wait for streaming clients to leave.
+        """
+        self._draining = True
+        for queue in self.hub.clients():
+            queue.close()
+
+    @property
+    def draining(self) -> bool:
+        """Whether :meth:`drain` was called (until the app is entered again)."""
+        return self._draining
+
+    @property
+    def publisher(self) -> AsyncPublisher | None:
+        """The publisher of the admin API (``None`` until the app is entered)."""
+        return self._publisher
+
     def attach(self, transport: str, subject: str) -> ClientQueue:
         """Register a client with the hub.
 
         Raises:
-            HttpError: 503 when the gateway is not started.
+            HttpError: 503 when the gateway is not started or is draining.
             GatewayFullError: at ``max_clients``.
         """
         if not self.hub.running:
             raise HttpError(503, "not_started", "the gateway is not running")
+        if self._draining:
+            raise HttpError(503, "shutting_down", "the gateway is shutting down")
         return self.hub.attach(transport, subject)
 
     # ---------------------------------------------------------------- ASGI
@@ -180,50 +233,33 @@ class GatewayApp:
             await send_json(send, 200, {"status": "ok"})
         elif path == "/readyz":
             check = await self.redis_health(cached=False)
-            ready = check.ok and self.hub.running
+            ready = check.ok and self.hub.running and not self._draining
             body = {"ready": ready, "redis": {"ok": check.ok, "detail": check.detail}}
             await send_json(send, 200 if ready else 503, body)
         elif path == "/dashboard":
             await send_bytes(send, 200, DASHBOARD_HTML.encode(), b"text/html; charset=utf-8")
         elif path == "/v1/metrics":
             if not self.config.public_metrics:
-                self.auth.require_admin(bearer_token(scope))
+                await self._admin(scope, path)
             await send_json(send, 200, await self.metrics())
+        elif path == "/metrics":
+            if not self.config.public_metrics:
+                await self._admin(scope, path)
+            await send_bytes(send, 200, (await self.prometheus()).encode(), PROMETHEUS_CONTENT_TYPE)
         elif path == "/v1/admin/channels":
-            self.auth.require_admin(bearer_token(scope))
+            await self._admin(scope, path)
             await send_json(send, 200, self.channels())
         elif path == "/v1/admin/publish":
-            claims = self.auth.require_admin(bearer_token(scope))
-            await send_json(send, 200, await self._publish(claims, scope, receive))
+            claims = await self._admin(scope, path)
+            await send_json(send, 200, await admin_publish(self, claims, receive))
+
+    async def _admin(self, scope: Scope, path: str) -> TokenClaims:
+        where = f"{scope.get('method', 'GET')} {path}"
+        return await self.guard.require_admin(
+            bearer_token(scope), where=where, origin=client_host(scope)
+        )
 
     # ---------------------------------------------------------------- admin & metrics
-
-    async def _publish(self, claims: Any, scope: Scope, receive: Receive) -> dict[str, Any]:
-        body = await read_body(receive, self.config.max_body_bytes)
-        try:
-            request = json.loads(body)
-            channel = str(Channel(request["channel"]))
-            payload = request["payload"]
-            type_name = request.get("type", "gateway.message")
-            if not isinstance(type_name, str):
-                raise TypeError("type")
-        except (ValueError, KeyError, TypeError, ConfigurationError):
-            raise HttpError(
-                400, "bad_request", 'expected {"channel": "<a.b>", "payload": ..., "type"?}'
-            ) from None
-        self.auth.authorize(claims, "publish", [channel])
-        if self._publisher is None:
-            raise HttpError(503, "not_started", "the gateway is not running")
-        try:
-            envelope = Envelope(type=type_name, payload=payload, tenant=claims.tenant)
-            receivers = await self._publisher.publish(envelope, channel)
-        except ConfigurationError as exc:
-            raise HttpError(400, "bad_request", str(exc)) from None
-        except AuthorizationError:
-            raise HttpError(403, "forbidden", f"redis refuses publish on {channel}") from None
-        except SDKError as exc:
-            raise HttpError(502, "publish_failed", type(exc).__name__) from None
-        return {"channel": channel, "receivers": receivers, "message_id": envelope.message_id}
 
     async def redis_health(self, *, cached: bool = True) -> CheckResult:
         """PING Redis (reusing a result younger than ``health_cache_seconds`` if ``cached``)."""
@@ -250,13 +286,11 @@ class GatewayApp:
     async def metrics(self) -> dict[str, Any]:
         """The ``/v1/metrics`` document (see docs/gateway.md)."""
         stats = self.hub.statistics()
+        access = self.guard.statistics()
         check = await self.redis_health()
-        by_transport: dict[str, int] = {}
-        for queue in self.hub.clients():
-            by_transport[queue.transport] = by_transport.get(queue.transport, 0) + 1
         return {
             "clients": stats.clients,
-            "clients_by_transport": by_transport,
+            "clients_by_transport": self._by_transport(),
             "subscriptions": _subscriptions(stats),
             "messages": {
                 "received": stats.received,
@@ -265,10 +299,38 @@ class GatewayApp:
                 "gaps": stats.gaps,
                 "bad_frames": stats.bad_frames,
             },
+            "access": {
+                "connections": dict(access.connections),
+                "unauthorized": access.unauthorized,
+                "forbidden": access.forbidden,
+                "rate_limited": dict(access.rate_limited),
+                "admin_publishes": access.admin_publishes,
+                "audit_errors": access.audit_errors,
+            },
+            "resume": vars(self.resumer.statistics()),
             "upstream_connected": stats.upstream_connected,
             "redis": {"ok": check.ok, "detail": check.detail},
             "uptime_seconds": round(time.monotonic() - self._started, 1),
         }
+
+    async def prometheus(self) -> str:
+        """The ``GET /metrics`` text: every ``rfsdk_gateway_*`` family (Prometheus 0.0.4)."""
+        check = await self.redis_health()
+        families = gateway_families(
+            self.hub.statistics(),
+            self.guard.statistics(),
+            self.resumer.statistics(),
+            clients_by_transport=self._by_transport(),
+            redis_ok=check.ok,
+            uptime_seconds=round(time.monotonic() - self._started, 3),
+        )
+        return render(families)
+
+    def _by_transport(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for queue in self.hub.clients():
+            counts[queue.transport] = counts.get(queue.transport, 0) + 1
+        return counts
 
 
 def _subscriptions(stats: HubStatistics) -> list[dict[str, Any]]:
@@ -285,6 +347,20 @@ def create_app(
     config: GatewayConfig | None = None,
     codec: FrameCodec | None = None,
     policy: ChannelPolicy | None = None,
+    audit: AuditSink | None = None,
+    connect_limiter: Limiter | None = None,
+    publish_limiter: Limiter | None = None,
+    replay: ReplayConfig | None = None,
 ) -> GatewayApp:
     """Build the gateway ASGI application (see :class:`GatewayApp` for the arguments)."""
-    return GatewayApp(client, tokens=tokens, config=config, codec=codec, policy=policy)
+    return GatewayApp(
+        client,
+        tokens=tokens,
+        config=config,
+        codec=codec,
+        policy=policy,
+        audit=audit,
+        connect_limiter=connect_limiter,
+        publish_limiter=publish_limiter,
+        replay=replay,
+    )

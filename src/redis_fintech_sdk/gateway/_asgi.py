@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,9 +16,12 @@ __all__ = [
     "Scope",
     "Send",
     "bearer_token",
+    "client_host",
+    "error_body",
     "header",
     "query",
     "read_body",
+    "retry_after_seconds",
     "send_bytes",
     "send_error",
     "send_json",
@@ -36,14 +40,47 @@ _SECURITY_HEADERS = [
 
 
 class HttpError(Exception):
-    """An HTTP error answered as ``{"error": code, "detail": text}`` (never a token)."""
+    """An HTTP error answered as ``{"error": code, "detail": text}`` (never a token).
 
-    def __init__(self, status: int, code: str, detail: str, *, allow: str | None = None) -> None:
+    Args:
+        status: the HTTP status.
+        code: a short machine-readable code (``unauthorized``, ``rate_limited`` …).
+        detail: text for humans (never a token or payload).
+        allow: the ``Allow`` header of a 405.
+        retry_after: seconds for the ``Retry-After`` header (rounded up, at least 1).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        allow: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.allow = allow
+        self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """``WWW-Authenticate`` (401), ``Allow`` and ``Retry-After``, as due."""
+        extra: list[tuple[bytes, bytes]] = []
+        if self.status == 401:
+            extra.append((b"www-authenticate", b'Bearer realm="rfsdk-gateway"'))
+        if self.allow is not None:
+            extra.append((b"allow", self.allow.encode()))
+        if self.retry_after is not None:
+            extra.append((b"retry-after", str(retry_after_seconds(self.retry_after)).encode()))
+        return extra
+
+
+def retry_after_seconds(seconds: float) -> int:
+    """A ``Retry-After`` value: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(seconds))
 
 
 def header(scope: Scope, name: bytes) -> str | None:
@@ -120,10 +157,18 @@ async def send_json(
 
 
 async def send_error(send: Send, exc: HttpError) -> None:
-    """Send an :class:`HttpError` as JSON (with ``WWW-Authenticate`` / ``Allow`` as due)."""
-    extra: list[tuple[bytes, bytes]] = []
-    if exc.status == 401:
-        extra.append((b"www-authenticate", b'Bearer realm="rfsdk-gateway"'))
-    if exc.allow is not None:
-        extra.append((b"allow", exc.allow.encode()))
-    await send_json(send, exc.status, {"error": exc.code, "detail": exc.detail}, extra)
+    """Send an :class:`HttpError` as JSON, with the headers of :meth:`HttpError.headers`."""
+    await send_json(send, exc.status, error_body(exc), exc.headers())
+
+
+def error_body(exc: HttpError) -> dict[str, Any]:
+    """The JSON body of an error response."""
+    return {"error": exc.code, "detail": exc.detail}
+
+
+def client_host(scope: Scope) -> str:
+    """The peer address of a request (as the server reports it), or ``unknown``."""
+    client = scope.get("client")
+    if client:
+        return str(client[0])
+    return "unknown"

@@ -10,7 +10,7 @@ import anyio
 
 from redis_fintech_sdk.pubsub import MessageBuffer, OverflowPolicy, SubscriptionKind
 
-from ._messages import GatewayMessage, Notice
+from ._messages import GatewayMessage, Notice, stream_position
 
 __all__ = ["ClientQueue", "ClientStatistics", "Item", "SubKey"]
 
@@ -69,6 +69,8 @@ class ClientQueue:
         self._buffer: MessageBuffer[Item] = MessageBuffer(capacity, policy, key=_conflate_key)
         self._ready = anyio.Event()
         self._reported = 0
+        self._floors: dict[str, tuple[int, int]] = {}  # channel -> last replayed stream id
+        self._taken = 0  # popped by take_all (to be queued again), not delivered
         self.closed = False
 
     def close(self) -> None:
@@ -77,9 +79,33 @@ class ClientQueue:
         self._ready.set()
 
     def offer(self, item: Item) -> None:
-        """Queue one item (the policy may drop something; it is counted)."""
+        """Queue one item (the policy may drop something; it is counted).
+
+        A live message at or below the channel's replay floor was already replayed to this
+        client and is skipped.
+        """
+        if self._floors and isinstance(item, GatewayMessage) and item.stream_id is not None:
+            floor = self._floors.get(item.channel)
+            if floor is not None:
+                if (stream_position(item.stream_id) or (0, 0)) <= floor:
+                    return
+                del self._floors[item.channel]  # live is past the replay: stop checking
         self._buffer.offer(item)
         self._ready.set()
+
+    def take_all(self) -> list[Item]:
+        """Remove and return everything queued now (oldest first)."""
+        items: list[Item] = []
+        while (item := self.get_nowait()) is not None:
+            items.append(item)
+        self._taken += len(items)
+        return items
+
+    def set_floor(self, channel: str, stream_id: str) -> None:
+        """Skip live messages of ``channel`` up to ``stream_id`` (they were replayed)."""
+        position = stream_position(stream_id)
+        if position is not None:
+            self._floors[channel] = position
 
     def get_nowait(self) -> Item | None:
         """The next item, or ``None`` when empty."""
@@ -122,7 +148,7 @@ class ClientQueue:
             subject=self.subject,
             subscriptions=len(self.subscriptions),
             queued=s.size,
-            delivered=s.delivered,
+            delivered=s.delivered - self._taken,
             dropped=s.dropped_oldest + s.dropped_newest,
             conflated=s.conflated,
         )

@@ -28,6 +28,8 @@ td,th{border:1px solid #ddd;padding:.3em .8em;text-align:left}#err{color:#b3261e
 <div class="card">dropped<b id="dropped">-</b></div>
 <div class="card">gaps<b id="gaps">-</b></div>
 <div class="card">bad frames<b id="bad">-</b></div>
+<div class="card">refused (401/403)<b id="refused">-</b></div>
+<div class="card">rate limited<b id="limited">-</b></div>
 </div>
 <table><thead><tr><th>kind</th><th>channel / pattern</th><th>clients</th></tr></thead>
 <tbody id="rows"></tbody></table>
@@ -45,6 +47,9 @@ td,th{border:1px solid #ddd;padding:.3em .8em;text-align:left}#err{color:#b3261e
     set("received", d.messages.received); set("fanned", d.messages.fanned_out);
     set("dropped", d.messages.dropped); set("gaps", d.messages.gaps);
     set("bad", d.messages.bad_frames);
+    set("refused", d.access.unauthorized + d.access.forbidden);
+    set("limited", Object.keys(d.access.rate_limited).reduce(function (n, k) {
+      return n + d.access.rate_limited[k]; }, 0));
     var r = document.getElementById("redis");
     r.textContent = d.redis.ok ? "redis ok (" + d.redis.detail + ")" : "redis DOWN";
     r.className = d.redis.ok ? "ok" : "bad";

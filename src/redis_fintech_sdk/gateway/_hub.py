@@ -110,7 +110,9 @@ class FanoutHub:
         self._routes: dict[SubKey, set[ClientQueue]] = {}
         self._clients: set[ClientQueue] = set()
         self._lock = anyio.Lock()
-        self._tracker = SequenceTracker()
+        # Per subscription, forgotten when it is released: messages published while nobody
+        # held it were never owed to anyone, so a later holder must not hear of a gap.
+        self._trackers: dict[SubKey, SequenceTracker] = {}
         self._tg: TaskGroup | None = None
         self._received = self._fanned_out = self._bad = self._gaps = 0
         self._dropped_gone = 0
@@ -205,6 +207,7 @@ class FanoutHub:
             holders.discard(queue)
             if not holders:
                 del self._routes[key]
+                self._trackers.pop(key, None)
                 gone.append(key)
         channels = [n for k, n in gone if k is SubscriptionKind.CHANNEL]
         patterns = [n for k, n in gone if k is SubscriptionKind.PATTERN]
@@ -240,7 +243,9 @@ class FanoutHub:
         holders = self._routes.get(key)
         if not holders:
             return  # arrived just after the last client left
-        message = self._decode(delivery)
+        message = self.decode(
+            delivery.channel, delivery.data, pattern=delivery.pattern, stream_id=delivery.stream_id
+        )
         if message is None:
             return
         notice = self._track(key, message)
@@ -254,8 +259,10 @@ class FanoutHub:
         if message.producer_id is None or message.sequence is None:
             return None
         # Per subscription: a message seen via a channel and a pattern is two streams.
-        stream = f"{key[0].value}\x00{key[1]}\x00{message.channel}"
-        status, gap = self._tracker.observe(message.producer_id, stream, message.sequence)
+        tracker = self._trackers.get(key)
+        if tracker is None:
+            tracker = self._trackers[key] = SequenceTracker(max_streams=10_000)
+        status, gap = tracker.observe(message.producer_id, message.channel, message.sequence)
         if status is not SequenceStatus.GAP or gap is None:
             return None
         self._gaps += gap.missed
@@ -270,8 +277,14 @@ class FanoutHub:
             },
         )
 
-    def _decode(self, delivery: Delivery) -> GatewayMessage | None:
-        data = delivery.data
+    def decode(
+        self, channel: str, data: bytes, *, pattern: str | None = None, stream_id: str | None = None
+    ) -> GatewayMessage | None:
+        """Decode one frame (live or replayed) for clients; ``None`` for a bad SDK frame.
+
+        A non-SDK payload is forwarded as text (or base64). An SDK frame that fails
+        authentication, decryption or validation is counted in ``bad_frames`` and skipped.
+        """
         try:
             header = self.codec.peek_header(data)
         except Exception:  # not an SDK frame: forward it as text (or base64)
@@ -281,8 +294,8 @@ class FanoutHub:
             except UnicodeDecodeError:
                 payload = {"base64": base64.b64encode(data).decode("ascii")}
             return GatewayMessage.build(
-                channel=delivery.channel,
-                pattern=delivery.pattern,
+                channel=channel,
+                pattern=pattern,
                 message_id=None,
                 sequence=None,
                 producer_id=None,
@@ -293,25 +306,23 @@ class FanoutHub:
             if isinstance(self.codec, Codec):
                 # Plain data is all JSON needs; it also forwards types this process never
                 # registered. Authentication and decryption still run.
-                envelope = self.codec.decode(data, channel=delivery.channel, validate=False)
+                envelope = self.codec.decode(data, channel=channel, validate=False)
             else:
-                envelope = self.codec.decode(data, channel=delivery.channel)
+                envelope = self.codec.decode(data, channel=channel)
             payload = jsonable(envelope.payload)
         except Exception as exc:  # an SDK frame that fails auth/decrypt/validation: skip it
             self._bad += 1
-            _log.warning(
-                "gateway skipped a bad frame on %s: %s", delivery.channel, type(exc).__name__
-            )
+            _log.warning("gateway skipped a bad frame on %s: %s", channel, type(exc).__name__)
             return None
         return GatewayMessage.build(
-            channel=delivery.channel,
-            pattern=delivery.pattern,
+            channel=channel,
+            pattern=pattern,
             message_id=header.message_id,
             sequence=header.sequence,
             producer_id=header.producer_id,
             type=header.type,
             payload=payload,
-            stream_id=delivery.stream_id,
+            stream_id=stream_id,
         )
 
     # ---------------------------------------------------------------- inspection

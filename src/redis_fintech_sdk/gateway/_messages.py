@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 from pydantic import BaseModel
 
-__all__ = ["GatewayMessage", "Notice", "jsonable"]
+__all__ = ["GatewayMessage", "Notice", "jsonable", "stream_position"]
+
+_STREAM_ID = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+
+
+def stream_position(text: str) -> tuple[int, int] | None:
+    """``(ms, seq)`` of a Redis stream id ``"<ms>-<seq>"``; ``None`` for anything else."""
+    if not _STREAM_ID.fullmatch(text):
+        return None
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq)
 
 
 def jsonable(value: Any) -> Any:

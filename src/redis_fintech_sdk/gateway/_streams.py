@@ -8,8 +8,19 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from redis_fintech_sdk.errors import ConfigurationError, SDKError
+from redis_fintech_sdk.security import TokenClaims
 
-from ._asgi import HttpError, Receive, Scope, Send, bearer_token, query
+from ._asgi import (
+    HttpError,
+    Receive,
+    Scope,
+    Send,
+    bearer_token,
+    client_host,
+    error_body,
+    header,
+    query,
+)
 from ._client import ClientQueue, Item, SubKey
 from ._hub import GatewayFullError, check_names
 from ._messages import GatewayMessage, dumps
@@ -62,34 +73,51 @@ async def serve_sse(app: GatewayApp, scope: Scope, receive: Receive, send: Send)
     Raises:
         HttpError: 400 / 401 / 403 / 429 / 503 before the stream starts.
     """
-    claims = app.auth.authenticate(bearer_token(scope))
+    origin = client_host(scope)
     names = _requested(scope)
+    guard = app.guard
+    claims = await guard.authenticate(
+        bearer_token(scope), where="sse", origin=origin, channels=names
+    )
+    # Every authenticated attempt counts against the principal's connect allowance.
+    await guard.admit("connect", claims, where="sse")
     if not names:
         raise HttpError(400, "bad_request", "give ?channels=<channel or pattern>[,...]")
-    _validate(names)
-    app.auth.authorize(claims, "subscribe", names)
+    keys = _validate(names)
+    await guard.authorize(claims, "subscribe", names, where="sse subscribe")
+    last_event_id = header(scope, b"last-event-id")
     queue = app.attach("sse", claims.subject)
     try:
         await _subscribe(app, queue, names)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"),
-                    (b"cache-control", b"no-store"),
-                    (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
-                ],
-            }
-        )
-        hello = f"retry: {app.config.sse_retry_ms}\n: subscribed {len(names)}\n\n"
-        await send({"type": "http.response.body", "body": hello.encode(), "more_body": True})
+        if last_event_id is not None:
+            await app.resumer.resume(queue, keys, last_event_id)
+        await guard.connected(claims, "sse", origin=origin, channels=names)
+        try:
+            await _sse_start(app, send, len(names))
+        except OSError:  # the client is already gone
+            return
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_disconnect, receive, tg.cancel_scope)
             await _sse_writer(app, queue, send)
             tg.cancel_scope.cancel()
     finally:
         await app.hub.detach(queue)
+
+
+async def _sse_start(app: GatewayApp, send: Send, subscribed: int) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+                (b"x-accel-buffering", b"no"),  # nginx: do not buffer the stream
+            ],
+        }
+    )
+    hello = f"retry: {app.config.sse_retry_ms}\n: subscribed {subscribed}\n\n"
+    await send({"type": "http.response.body", "body": hello.encode(), "more_body": True})
 
 
 async def _watch_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
@@ -133,12 +161,20 @@ async def serve_websocket(app: GatewayApp, scope: Scope, receive: Receive, send:
     first = await receive()
     if first["type"] != "websocket.connect":
         return
+    origin = client_host(scope)
     try:
-        claims = app.auth.authenticate(bearer_token(scope, allow_query=True))
-        queue = app.attach("ws", claims.subject)
+        claims = await app.guard.authenticate(
+            bearer_token(scope, allow_query=True), where="ws", origin=origin
+        )
     except HttpError:
         # Refused before the handshake completes: the server answers HTTP 403.
         await send({"type": "websocket.close", "code": 1008, "reason": "unauthorized"})
+        return
+    try:
+        await app.guard.admit("connect", claims, where="ws")
+        queue = app.attach("ws", claims.subject)
+    except HttpError as exc:
+        await _deny(scope, send, exc)
         return
     except GatewayFullError:
         await send({"type": "websocket.close", "code": 1013, "reason": "gateway full"})
@@ -151,8 +187,9 @@ async def serve_websocket(app: GatewayApp, scope: Scope, receive: Receive, send:
 
     try:
         await send({"type": "websocket.accept"})
+        await app.guard.connected(claims, "ws", origin=origin)
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_ws_writer, app, queue, push)
+            tg.start_soon(_ws_writer, app, queue, push, tg.cancel_scope)
             await _ws_reader(app, claims, queue, receive, push)
             tg.cancel_scope.cancel()
     except OSError:
@@ -164,7 +201,27 @@ async def serve_websocket(app: GatewayApp, scope: Scope, receive: Receive, send:
             await send({"type": "websocket.close", "code": 1001, "reason": "shutting down"})
 
 
-async def _ws_writer(app: GatewayApp, queue: ClientQueue, push: Any) -> None:
+async def _deny(scope: Scope, send: Send, exc: HttpError) -> None:
+    """Refuse a WebSocket before the handshake.
+
+    A real HTTP answer (429 with ``Retry-After``) where the server supports the ASGI
+    denial-response extension, else close 1013 (try again later) or 1008.
+    """
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = dumps(error_body(exc)).encode()
+        headers = [(b"content-type", b"application/json"), *exc.headers()]
+        await send(
+            {"type": "websocket.http.response.start", "status": exc.status, "headers": headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+        return
+    code = 1013 if exc.status in (429, 503) else 1008  # 1013: try again later
+    await send({"type": "websocket.close", "code": code, "reason": exc.code})
+
+
+async def _ws_writer(
+    app: GatewayApp, queue: ClientQueue, push: Any, session: anyio.CancelScope
+) -> None:
     interval = app.config.heartbeat_interval
     while not queue.closed:
         item = await queue.get(interval)
@@ -176,6 +233,7 @@ async def _ws_writer(app: GatewayApp, queue: ClientQueue, push: Any) -> None:
         if notice is not None:
             await push(notice.json)
         await push(item.json)
+    session.cancel()  # closed (drain / shutdown): stop the reader too, then close 1001
 
 
 def _error(code: int, detail: str, **extra: Any) -> str:
@@ -183,7 +241,7 @@ def _error(code: int, detail: str, **extra: Any) -> str:
 
 
 async def _ws_reader(
-    app: GatewayApp, claims: Any, queue: ClientQueue, receive: Receive, push: Any
+    app: GatewayApp, claims: TokenClaims, queue: ClientQueue, receive: Receive, push: Any
 ) -> None:
     limit = app.config.max_body_bytes
     while True:
@@ -218,7 +276,7 @@ async def _ws_reader(
         try:
             if op == "subscribe":
                 _validate(names)
-                app.auth.authorize(claims, "subscribe", names)
+                await app.guard.authorize(claims, "subscribe", names, where="ws subscribe")
                 await _subscribe(app, queue, names)
             else:
                 await app.hub.unsubscribe(queue, check_names(names))

@@ -27,10 +27,22 @@ from anyio.abc import TaskGroup
 
 from ._asgi import ASGIApp
 
-__all__ = ["Response", "Stream", "WebSocket", "request", "stream", "websocket"]
+__all__ = [
+    "ClientDisconnectedError",
+    "Response",
+    "Stream",
+    "WebSocket",
+    "request",
+    "stream",
+    "websocket",
+]
 
 Message = MutableMapping[str, Any]
 """One ASGI event."""
+
+
+class ClientDisconnectedError(OSError):
+    """Raised into the app when it sends on a stream the test client already left."""
 
 
 @dataclass
@@ -148,7 +160,11 @@ async def stream(
             st.headers = {k.decode(): v.decode() for k, v in message["headers"]}
             started.set()
             return
-        await tx.send(message)
+        try:
+            await tx.send(message)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            # As ASGI servers do: sending on a closed connection raises an OSError.
+            raise ClientDisconnectedError("the client disconnected") from None
 
     async def run(tg: TaskGroup) -> None:
         try:
@@ -202,9 +218,26 @@ class WebSocket:
 
 @asynccontextmanager
 async def websocket(
-    app: ASGIApp, path: str = "/v1/ws", *, query: str = "", headers: dict[str, str] | None = None
+    app: ASGIApp,
+    path: str = "/v1/ws",
+    *,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    denial_response: bool = False,
 ) -> AsyncIterator[WebSocket]:
-    """Open an in-process WebSocket session (the first message is the app's answer)."""
+    """Open an in-process WebSocket session (the first message is the app's answer).
+
+    Args:
+        app: the ASGI app.
+        path: the WebSocket path.
+        query: the query string.
+        headers: request headers.
+        denial_response: advertise the ASGI ``websocket.http.response`` extension (as
+            uvicorn does), so the app may refuse with a real HTTP response.
+    """
+    scope = _scope("websocket", "GET", path, query, headers)
+    if denial_response:
+        scope["extensions"] = {"websocket.http.response": {}}
     to_app_tx, to_app_rx = anyio.create_memory_object_stream[Message](100)
     from_app_tx, from_app_rx = anyio.create_memory_object_stream[Message](1000)
 
@@ -216,7 +249,7 @@ async def websocket(
 
     async def run() -> None:
         async with from_app_tx:
-            await app(_scope("websocket", "GET", path, query, headers), receive, from_app_tx.send)
+            await app(scope, receive, from_app_tx.send)
 
     await to_app_tx.send({"type": "websocket.connect"})
     async with anyio.create_task_group() as tg:
