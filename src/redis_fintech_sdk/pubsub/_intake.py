@@ -34,6 +34,9 @@ class Intake:
         self.tracker = SequenceTracker(max_streams=config.max_streams)
         self.dedup = DedupWindow(config.dedup_window) if config.dedup_window else None
         self.cursors: dict[str, str] = {}  # replay channel -> last stream id taken in
+        # The same for copies that came through a pattern (not caught up after reconnects;
+        # kept apart so that a channel and a pattern subscription both get every message).
+        self.pattern_cursors: dict[tuple[str, str], str] = {}
         self.received = self.filtered = self.duplicates = self.bad_frames = 0
 
     def _bad(self, channel: str, exc: BaseException, message_id: str | None) -> BadFrame:
@@ -61,7 +64,9 @@ class Intake:
             events.append(self._bad(channel, exc, None))
             return None, events
         if stream_id is not None:
-            last = self.cursors.get(channel)
+            cursor_key = channel if pattern is None else (pattern, channel)
+            cursors: dict[Any, str] = self.cursors if pattern is None else self.pattern_cursors
+            last = cursors.get(cursor_key)
             try:
                 if last is not None and stream_id_key(stream_id) <= stream_id_key(last):
                     self.duplicates += 1
@@ -69,7 +74,7 @@ class Intake:
             except CodecError as exc:
                 events.append(self._bad(channel, exc, None))
                 return None, events
-            self.cursors[channel] = stream_id
+            cursors[cursor_key] = stream_id
         if self.codec is None or not self.config.decode:
             delivery = Delivery(channel, None, None, pattern, shard, replayed, stream_id, data)
             return delivery, events
@@ -79,7 +84,7 @@ class Intake:
         except Exception as exc:  # hostile input: any failure is a bad frame
             events.append(self._bad(channel, exc, None))
             return None, events
-        status, gap = self.tracker.observe(producer, channel, sequence)
+        status, gap = self.tracker.observe(producer, channel, sequence, via=pattern)
         if gap is not None:
             events.append(GapDetected(gap))
         if status is SequenceStatus.DUPLICATE and self.dedup is None:

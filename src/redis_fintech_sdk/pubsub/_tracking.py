@@ -88,7 +88,7 @@ class _Stream:
 
 
 class SequenceTracker:
-    """Tracks the last sequence per (producer, channel); bounded by ``max_streams`` (LRU).
+    """Tracks the last sequence per (producer, channel, pattern); LRU-bounded (``max_streams``).
 
     Example:
         >>> t = SequenceTracker()
@@ -108,19 +108,28 @@ class SequenceTracker:
         if max_streams < 1:
             raise ConfigurationError("max_streams", "must be >= 1")
         self.max_streams = max_streams
-        self._streams: OrderedDict[tuple[str, str], _Stream] = OrderedDict()
+        self._streams: OrderedDict[tuple[str, str, str | None], _Stream] = OrderedDict()
         self._gaps = self._missed = self._late = self._dups = self._restarts = 0
         self._evicted = 0
 
     def observe(
-        self, producer_id: str, channel: str, sequence: int
+        self, producer_id: str, channel: str, sequence: int, *, via: str | None = None
     ) -> tuple[SequenceStatus, Gap | None]:
         """Record one message and classify it.
+
+        Args:
+            producer_id: the producer's id.
+            channel: the channel it was published on.
+            sequence: its per-(producer, channel) sequence number.
+            via: the pattern it arrived through (``None``: the channel subscription). A
+                subscriber on both a channel and a pattern covering it receives every
+                message twice from Redis; each copy is tracked on its own, so neither is
+                taken for a duplicate of the other.
 
         Returns:
             The status, and the :class:`Gap` when the status is ``GAP``.
         """
-        key = (producer_id, channel)
+        key = (producer_id, channel, via)
         streams = self._streams
         st = streams.get(key)
         if st is None:
@@ -174,9 +183,11 @@ class SequenceTracker:
                 return True
         return False
 
-    def last_sequence(self, producer_id: str, channel: str) -> int | None:
+    def last_sequence(
+        self, producer_id: str, channel: str, *, via: str | None = None
+    ) -> int | None:
         """The highest sequence seen from ``producer_id`` on ``channel``, or ``None``."""
-        st = self._streams.get((producer_id, channel))
+        st = self._streams.get((producer_id, channel, via))
         return None if st is None else st.last
 
     def forget(self, channel: str | None = None) -> None:

@@ -165,12 +165,6 @@ async def test_a_new_holder_hears_of_no_gap_from_before_it_subscribed(client: As
     assert json.loads(event["data"])["sequence"] == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pubsub Intake keeps one replay cursor per channel, so the pattern copy of a "
-    "replayable message (pmessage) is dropped as a duplicate of the channel copy; the fix "
-    "belongs in pubsub/_intake.py (outside the gateway)",
-)
 async def test_channel_and_pattern_clients_both_get_replayable_messages(
     client: AsyncClient, replay: ReplayConfig
 ) -> None:
