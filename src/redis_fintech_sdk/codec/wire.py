@@ -298,11 +298,11 @@ def check_ext(ext: dict[Any, Any], limits: Limits) -> None:
     v: Any
     k: Any
     for k, v in ext.items():
+        if type(k) is not int:  # before any lookup: 7.0 and True compare equal to ints
+            raise FrameError("header keys must be integers")
         t = types.get(k)
         if t is None:
-            # Unknown integer keys are future optional fields: ignored. Anything else is junk.
-            if type(k) is not int:
-                raise FrameError("header keys must be integers")
+            # Unknown integer keys are future optional fields: ignored.
             if 0 <= k < H_RESERVED:
                 raise FrameError(f"header key {k} is a fixed field, not a map entry")
         elif type(v) is not t:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -307,3 +308,17 @@ def test_codecs_forget_shapes_on_every_change() -> None:
     gc.collect()
     assert list(ring._watchers) == []
     assert list(registry._watchers) == []
+
+
+@pytest.mark.parametrize("key", [7.0, True, "7"])
+def test_extension_keys_must_be_integers(
+    make_codec: Callable[..., Codec], headers: Any, key: object
+) -> None:
+    # 7.0 and True compare equal to the integer keys 7 and 1: refused before any lookup.
+    codec = make_codec(encrypt=False)
+    frame = codec.encode_raw(TYPE, TICK, channel="md:AAPL", tenant="acme")
+    _, header = headers.split(frame)
+    xb = msgpack.packb({key: "acme"})
+    bad = headers.join(frame, header, raw_ext=xb)
+    with pytest.raises(FrameError, match="integers"):
+        codec.decode(bad, channel="md:AAPL", validate=False)
