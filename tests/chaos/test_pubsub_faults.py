@@ -27,7 +27,7 @@ from redis_fintech_sdk.pubsub import (
 )
 from redis_fintech_sdk.resilience import CircuitBreaker, CircuitBreakerConfig
 from redis_fintech_sdk.settings import RetryConfig
-from redis_fintech_sdk.testing import RedisBinary, RedisServer
+from redis_fintech_sdk.testing import FaultProxy, RedisBinary, RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -89,14 +89,23 @@ def _publisher(
     return AsyncPublisher(client, codec=codec, breaker=breaker, replay=replay)
 
 
-async def _scenario(server: RedisServer, fault: str, replay: ReplayConfig | None = None) -> Run:
+async def _scenario(
+    server: RedisServer,
+    fault: str,
+    replay: ReplayConfig | None = None,
+    proxy: FaultProxy | None = None,
+) -> Run:
+    """Publish and consume through ``fault``. With ``proxy`` the subscriber connects through
+    it, and after a ``kill`` it stays away for 0.5 s more than the publisher, so messages are
+    certainly published (into the replay stream) while it is disconnected."""
     run = Run()
     codec = Codec()
     channel = "test.chaos.feed"
     overrides = {"retry": RetryConfig(attempts=0)}
+    sub_url = server.url if proxy is None else proxy.url
     async with (
         AsyncClient.from_url(server.url, **overrides) as pclient,
-        AsyncClient.from_url(server.url, **overrides) as sclient,
+        AsyncClient.from_url(sub_url, **overrides) as sclient,
     ):
         sub = AsyncSubscriber(sclient, codec=Codec(), config=FAST, replay=replay)
         sub.add_listener(run.events.append)
@@ -106,9 +115,14 @@ async def _scenario(server: RedisServer, fault: str, replay: ReplayConfig | None
             tg.start_soon(run.publish, pub, channel)
             await anyio.sleep(0.5)
             if fault == "kill":
+                if proxy is not None:
+                    proxy.down()
                 server.kill()
                 await anyio.sleep(1.0)
                 await anyio.to_thread.run_sync(server.restart)
+                if proxy is not None:
+                    await anyio.sleep(0.5)  # the publisher is back, the subscriber not yet
+                    proxy.up()
             elif fault == "pause":
                 server.pause()
                 await anyio.sleep(2.5)
@@ -142,8 +156,11 @@ async def test_kill_restart_reports_exact_missed_count(redis_binary: RedisBinary
 
 async def test_replayable_topic_loses_and_duplicates_nothing(redis_binary: RedisBinary) -> None:
     replay = ReplayConfig(channels=("test.chaos.*",), maxlen=100_000)
-    with RedisServer(redis_binary, appendonly=True, appendfsync="always") as server:
-        run = await _scenario(server, "kill", replay)
+    with (
+        RedisServer(redis_binary, appendonly=True, appendfsync="always") as server,
+        FaultProxy(server.address) as proxy,
+    ):
+        run = await _scenario(server, "kill", replay, proxy)
     got = run.received
     lost = run.acked - set(got)
     duplicated = len(got) - len(set(got))

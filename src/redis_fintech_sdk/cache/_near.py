@@ -255,7 +255,8 @@ class AsyncNearCache:
     def _go_dark(self) -> None:
         # Not live: serve nothing from memory, and forget everything (we may miss news).
         self._live = False
-        self._up = anyio.Event()
+        if self._up.is_set():  # a fresh event only once: waiters on the unset one stay valid
+            self._up = anyio.Event()
         self._flush()
 
     # ---------------------------------------------------------------- invalidations
@@ -281,7 +282,7 @@ class AsyncNearCache:
         self._conn = conn
         # The handshake has a deadline of its own: a request dropped by a half-open link
         # would otherwise wait for a reply forever (the pool may have no socket timeout).
-        with anyio.fail_after(max(5.0, 3 * self.ping_interval)):
+        with anyio.fail_after(1.0 + 3 * self.ping_interval):
             await conn.connect()
             await conn.send_command("CLIENT", "ID")
             client_id = int(await conn.read_response())

@@ -141,7 +141,7 @@ async def test_a_silent_link_stops_serving_cached_values(cache_server: RedisServ
                 await until(lambda: not cache.statistics().live)
                 assert cache.statistics().size == 0  # nothing stale is kept
                 proxy.blackhole(False)
-                await cache.wait_live(timeout=10.0)
+                await cache.wait_live(timeout=20.0)
                 assert await cache.get("ref:a") == b"1"
 
 
@@ -172,3 +172,16 @@ async def test_bad_settings_name_the_field(reader: AsyncClient) -> None:
         AsyncNearCache(reader, prefixes=["ref:"], ttl=0)
     with pytest.raises(ConfigurationError, match="ping_interval"):
         AsyncNearCache(reader, prefixes=["ref:"], ping_interval=0)
+
+
+async def test_going_dark_twice_keeps_one_event_for_waiters(reader: AsyncClient) -> None:
+    # A lost link is seen twice (the PING watchdog, then the listener loop): a waiter that
+    # started between the two must be woken by the next live session, not left on a
+    # replaced event.
+    cache = AsyncNearCache(reader, prefixes=["ref:"])
+    cache._up.set()
+    cache._go_dark()
+    waiting_on = cache._up
+    cache._go_dark()
+    assert cache._up is waiting_on
+    assert not waiting_on.is_set()
