@@ -266,14 +266,14 @@ class Keyring:
         self._set_status(key_id, KeyStatus.DESTROYED)
 
     def _sync_decrypts(self) -> None:
-        # A new dict, swapped in whole: readers never see one half-updated. Codecs with
-        # hot-path shapes (which cache decrypt functions) forget them.
+        # Swapped in whole (never seen half-updated); codecs' hot-path shapes forget theirs.
         self._decrypts = {i: k.decrypt for i, k in self._keys.items() if k.decrypt is not None}
         for codec in list(self._watchers):
             codec._forget_shapes()
 
     def _watch(self, codec: Any) -> None:
-        self._watchers.add(codec)  # weakly held; told of every change to _decrypts
+        with self._lock:  # weakly held; told (under this lock) of changes to _decrypts
+            self._watchers.add(codec)
 
     def _set_status(self, key_id: int, status: KeyStatus) -> None:
         with self._lock:

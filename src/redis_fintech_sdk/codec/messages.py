@@ -261,12 +261,15 @@ class MessageRegistry:
 
     def _changed(self) -> None:
         # Codecs cache specs in their hot-path shapes: tell them to forget.
-        for codec in list(self._watchers):
+        with self._lock:  # a snapshot: codecs may be created on other threads meanwhile
+            watchers = list(self._watchers)
+        for codec in watchers:
             codec._forget_shapes()
 
     def _watch(self, codec: Any) -> None:
         """Tell ``codec`` (weakly held) about every registration from now on."""
-        self._watchers.add(codec)
+        with self._lock:
+            self._watchers.add(codec)
 
     def get(self, type_name: str) -> MessageSpec | None:
         """The spec registered under ``type_name``, or ``None``."""
