@@ -23,8 +23,9 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from redis_fintech_sdk.codec import Codec, Message, default_registry, message
+from redis_fintech_sdk.codec import Codec, Keyring, Message, default_registry, message
 from redis_fintech_sdk.connection import AsyncClient
+from redis_fintech_sdk.errors import AuthorizationError
 from redis_fintech_sdk.observability import PrometheusMetrics
 from redis_fintech_sdk.pubsub import (
     AsyncPublisher,
@@ -99,6 +100,22 @@ async def wait_until(predicate: Callable[[], bool], limit: float = 20.0) -> None
             await anyio.sleep(0.02)
 
 
+class _Refuse:
+    """A channel policy that refuses every publish."""
+
+    def check_publish(self, channel: str, principal: Any = None) -> None:
+        raise AuthorizationError("not allowed", channel=channel)
+
+    def check_subscribe(self, channel: str, principal: Any = None) -> None:
+        return None
+
+    def check_produce(self, stream: str, principal: Any = None) -> None:
+        return None
+
+    def check_consume(self, stream: str, principal: Any = None) -> None:
+        return None
+
+
 async def _drive_pubsub(
     direct: AsyncClient, flaky: AsyncClient, proxy: FaultProxy, metrics: PrometheusMetrics
 ) -> None:
@@ -117,6 +134,10 @@ async def _drive_pubsub(
     sub.add_listener(events.append)
     async with sub, AsyncPublisher(direct, codec=pub_codec, metrics=metrics) as pub:
         await sub.subscribe(channel)
+        # A publish the authorizer refuses (RfsdkAuthorizationDenials) ...
+        refusing = AsyncPublisher(direct, codec=pub_codec, metrics=metrics, authorizer=_Refuse())
+        with pytest.raises(AuthorizationError):
+            await refusing.publish(SeriesTick(n=-1), channel)
         for n in range(5):  # nobody reads yet: 3 of 5 are dropped from a buffer of 2
             assert await pub.publish(SeriesTick(n=n), channel) == 1
         await wait_until(lambda: sub.statistics().received == 5)
@@ -142,6 +163,13 @@ async def _drive_pubsub(
         await sub.wait_subscribed(timeout=10)
         assert await pub.publish(SeriesTick(n=7), channel) == 1
         assert (await sub.get(timeout=5)).payload.n == 7
+        # A frame sealed under a key this subscriber lacks (RfsdkFramesRefused) is skipped
+        # and counted when the application reads past it.
+        foreign = Codec(keyring=Keyring.generate(77)).encode(SeriesTick(n=-2), channel=channel)
+        assert await pub.publish_frame(channel, foreign) == 1
+        assert await pub.publish(SeriesTick(n=8), channel) == 1
+        assert (await sub.get(timeout=5)).payload.n == 8
+        assert sub.statistics().bad_frames == 1
 
 
 async def _drive_streams(
