@@ -240,8 +240,19 @@ async def test_trace_continues_from_stream_producer_to_consumer(
 # ---------------------------------------------------------------- (3) SDK authorization
 
 
+async def _ignore(msg: StreamMessage) -> None:
+    return None
+
+
 async def test_authorizer_refuses_before_any_io_and_audits(redis_server: RedisServer) -> None:
-    policy = RolePolicy({"md-reader": [ChannelGrant.of("market.*", ["subscribe"])]})
+    policy = RolePolicy(
+        {
+            "md-reader": [
+                ChannelGrant.of("market.*", ["subscribe"]),
+                ChannelGrant.of("wiring-fills-*", ["consume"]),
+            ]
+        }
+    )
     principal = Principal(id="svc-md", roles=frozenset({"md-reader"}))
     authorizer = Authorizer([policy])
     prefix = f"wiring-audit-{_token()}"
@@ -263,6 +274,18 @@ async def test_authorizer_refuses_before_any_io_and_audits(redis_server: RedisSe
                         await sub.psubscribe("orders.*")
                 await sub.subscribe("market.price.AAPL", wait=False)  # inside the role
                 after = dict(proxy.statistics().commands)
+                consumer = StreamConsumer(
+                    client,
+                    f"wiring-fills-{prefix}",
+                    _ignore,
+                    group="g",
+                    block=0.1,
+                    authorizer=authorizer,
+                    principal=principal,
+                    audit=audit,
+                )
+                async with consumer:  # granted: an access event, then it reads
+                    pass
             entries = await audit.entries(_dt.datetime.now(_dt.timezone.utc).date())
     assert refused_pub.value.channel == "orders.new"
     assert refused_sub.value.channel == "orders.*"
@@ -276,6 +299,11 @@ async def test_authorizer_refuses_before_any_io_and_audits(redis_server: RedisSe
         ("orders.*", "svc-md", "denied"),
     ]
     assert authorizer.statistics().denied == 2
+    granted = [(f["channel"], f["actor"], f["reason"]) for _, f in entries if f["kind"] == "access"]
+    assert granted == [
+        ("market.price.AAPL", "svc-md", "channel granted"),
+        (f"wiring-fills-{prefix}", "svc-md", "consume granted"),
+    ]
 
 
 # ---------------------------------------------------------------- (4) server NOPERM

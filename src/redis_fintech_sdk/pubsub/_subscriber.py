@@ -198,6 +198,10 @@ class AsyncSubscriber:
         if self._hooks is not None:
             await authorize(self._hooks, kind, names)
         new = self._wanted.add(kind, names)
+        if self._hooks is not None and self._hooks.audit is not None and self._hooks.authorizer:
+            for name in new:  # granted: the access trail (resubscriptions are not repeated)
+                record = self._hooks.record("access", name, "success", f"{kind.value} granted")
+                await safe_record(self._hooks, record)
         if not new or self._tg is None:
             return
         if kind is SubscriptionKind.SHARD and self._cluster:

@@ -120,6 +120,7 @@ class StreamConsumer(Handling, Upkeep):
         self._acks = AckBuffer(config.ack_batch_size)
         self._ack_wakeup = anyio.Event()
         self._stop = anyio.Event()
+        self._armed = False
         self._slots = anyio.Semaphore(config.max_in_flight)
         self._bg: TaskGroup | None = None
         self._counts: dict[str, int] = dict.fromkeys(ConsumerStatistics.__slots__, 0)
@@ -147,7 +148,10 @@ class StreamConsumer(Handling, Upkeep):
             AuthorizationError: the authorizer refused (before any I/O) or the server did.
             RedisError: an error that retrying cannot fix.
         """
-        self._stop = anyio.Event()
+        if self._armed:
+            self._armed = False  # __aenter__ made the event: a stop() since then counts
+        else:
+            self._stop = anyio.Event()
         if self._hooks is not None:
             await self._hooks.admit()
         await self._ensure_group(
@@ -176,6 +180,10 @@ class StreamConsumer(Handling, Upkeep):
         self._wake_paused()
 
     async def __aenter__(self) -> StreamConsumer:
+        # The stop event is made here, not when run() starts: leaving the block before the
+        # task got to run must still stop it.
+        self._stop = anyio.Event()
+        self._armed = True
         self._bg = anyio.create_task_group()
         await self._bg.__aenter__()
         self._bg.start_soon(self.run)

@@ -81,7 +81,9 @@ class ConsumerHooks:
             self.metrics.set(name, value, self._group)
 
     async def admit(self) -> None:
-        """``check_consume`` before the consumer touches Redis; refusals are audited.
+        """``check_consume`` before the consumer touches Redis; the verdict is audited.
+
+        ``access`` when granted, ``permission_denied`` when refused.
 
         Raises:
             AuthorizationError: refused; ``.channel`` names the stream.
@@ -95,6 +97,7 @@ class ConsumerHooks:
                 self.metrics.inc("authorization_denied_total", 1.0, {"action": "consume"})
             await self.record("permission_denied", "denied", None, f"consume: {type(exc).__name__}")
             raise
+        await self.record("access", "success", None, "consume granted")
 
     async def record(
         self, kind: str, outcome: str, message_id: str | None, reason: str = ""
