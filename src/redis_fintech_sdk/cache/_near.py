@@ -32,7 +32,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..connection import AsyncClient
-from ..errors import ConfigurationError, RedisError
+from ..errors import ConfigurationError
 from ..resilience import Backoff
 
 __all__ = ["AsyncNearCache", "NearCacheStatistics"]
@@ -267,9 +267,7 @@ class AsyncNearCache:
         while True:
             try:
                 await self._session(first, backoff)
-            except (RedisError, OSError, ConnectionError, TimeoutError) as exc:
-                log.warning("near cache: invalidation connection lost (%s)", type(exc).__name__)
-            except Exception as exc:  # redis-py raises its own classes from raw connections
+            except Exception as exc:  # raw redis-py connections raise their own classes too
                 log.warning("near cache: invalidation connection lost (%s)", type(exc).__name__)
             first = False
             self._go_dark()

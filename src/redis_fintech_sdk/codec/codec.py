@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import FrameError
-from ._decoding import _Decoder, _Shape
+from ._decoding import _CACHE_MAX, _Decoder, _Shape
 from ._encoding import _Encoder
 from .compression import Zstd
 from .config import CodecConfig
@@ -33,7 +33,6 @@ from .wire import (
 __all__ = ["Codec"]
 
 _auto_producers: weakref.WeakSet[Codec] = weakref.WeakSet()
-_CACHE_MAX = 4096  # entries in each per-codec name cache
 
 
 def _after_fork() -> None:

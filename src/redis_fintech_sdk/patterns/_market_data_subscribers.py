@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import TypeVar
 
 import anyio
 
@@ -55,7 +56,28 @@ class _Follow:
         self.resync_errors = 0
 
 
-class OrderBookSubscriber:
+_W = TypeVar("_W", bound="_Wrapper")
+
+
+class _Wrapper:
+    """``async with`` runs the wrapped subscriber."""
+
+    subscriber: AsyncSubscriber
+
+    async def __aenter__(self: _W) -> _W:
+        await self.subscriber.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return await self.subscriber.__aexit__(exc_type, exc, tb)
+
+
+class OrderBookSubscriber(_Wrapper):
     """Keeps an :class:`OrderBook` per followed symbol in sync with a depth feed.
 
     ::
@@ -114,18 +136,6 @@ class OrderBookSubscriber:
         self._by_channel: dict[str, str] = {}
         self._changed = anyio.Event()
         self._waiters = 0
-
-    async def __aenter__(self) -> OrderBookSubscriber:
-        await self.subscriber.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self.subscriber.__aexit__(exc_type, exc, tb)
 
     async def follow(self, *symbols: str) -> None:
         """Subscribe to the depth of ``symbols``, then load their stored snapshots.
@@ -249,7 +259,7 @@ class OrderBookSubscriber:
             self._notify()
 
 
-class TickSubscriber:
+class TickSubscriber(_Wrapper):
     """The latest :class:`PriceTick` of every subscribed symbol, for slow consumers.
 
     A conflating buffer holds one pending tick per channel (so per symbol, or per venue and
@@ -284,18 +294,6 @@ class TickSubscriber:
         )
         self.subscriber = AsyncSubscriber(client, codec=codec, config=cfg)
         self._scope = Scope(venue, tenant)
-
-    async def __aenter__(self) -> TickSubscriber:
-        await self.subscriber.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> bool | None:
-        return await self.subscriber.__aexit__(exc_type, exc, tb)
 
     async def subscribe(self, *symbols: str) -> None:
         """Receive the ticks of ``symbols``.

@@ -10,8 +10,8 @@ import pytest
 BENCH = Path(__file__).parents[3] / "benchmarks" / "codec.py"
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rfsdk_bench_codec", BENCH)
+def _load(path: Path = BENCH, name: str = "rfsdk_bench_codec") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -38,13 +38,7 @@ def test_benchmark_smoke(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_instruction_benchmark_workloads_run() -> None:
     # The callgrind driver itself needs valgrind and minutes; its workloads must keep working.
-    path = BENCH.with_name("codec_instructions.py")
-    spec = importlib.util.spec_from_file_location("rfsdk_bench_instr", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = _load(BENCH.with_name("codec_instructions.py"), "rfsdk_bench_instr")
     for op in module.OPS:
         assert module.main(["--workload", op, "5"]) == 0
     with pytest.raises(SystemExit):
